@@ -1,0 +1,318 @@
+//! The interpreter: the run loop, block decoding, and the dispatch of each decoded
+//! instruction to the procedure that gives it its semantics.
+//!
+//! Instruction procedures are methods on [`Exec`], which borrows the CPU, guest memory and
+//! the bus for one run slice. They return `Err(Fault)` for an exception; the run loop
+//! rewinds EIP to the faulting instruction and delivers it.
+
+mod alu;
+mod bcd;
+mod bits;
+mod control;
+mod data;
+mod interrupt;
+mod muldiv;
+mod operand;
+mod shift;
+mod string;
+mod system;
+
+use crate::bus::IoBus;
+use crate::decode_cache::Block;
+use crate::fault::{Fault, Vector};
+use crate::flags::Flags;
+use crate::memory::Access;
+use crate::state::{Cpu, SegReg};
+use ferrite_mem::{PhysMem, PAGE_SHIFT};
+use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic};
+use std::rc::Rc;
+
+pub(crate) use interrupt::IntKind;
+pub(crate) use system::CPUID_SIGNATURE;
+
+/// Why [`Cpu::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunExit {
+    /// The instruction budget is used up.
+    Budget,
+    /// The CPU is halted (HLT) and no interrupt woke it.
+    Halted,
+    /// An exception could not be delivered even as a double fault: the CPU shut down.
+    TripleFault,
+    /// The bus asked the CPU to stop (e.g. the exit port was written).
+    Stopped,
+}
+
+/// Most instructions in one decoded block.
+const MAX_BLOCK_INSNS: usize = 32;
+/// Longest x86 instruction.
+const MAX_INSN_LEN: usize = 15;
+
+/// One run slice's view of the machine: the CPU and what it is wired to.
+pub(crate) struct Exec<'a> {
+    pub(crate) cpu: &'a mut Cpu,
+    pub(crate) mem: &'a mut PhysMem,
+    pub(crate) io: &'a mut dyn IoBus,
+    /// Set by an instruction that must end the current block (mode or flag change).
+    pub(crate) end_block: bool,
+}
+
+impl Cpu {
+    /// Runs up to `budget` instructions and returns why it stopped.
+    pub fn run(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
+        let mut ex = Exec { cpu: self, mem, io, end_block: false };
+        ex.run(budget)
+    }
+
+    /// Executes exactly one instruction (or delivers one pending interrupt/exception).
+    pub fn step(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus) -> RunExit {
+        self.run(mem, io, 1)
+    }
+}
+
+impl Exec<'_> {
+    fn run(&mut self, budget: u64) -> RunExit {
+        let mut left = budget;
+        while left > 0 {
+            if let Some(exit) = self.service_interrupts() {
+                return exit;
+            }
+            if self.cpu.halted {
+                return RunExit::Halted;
+            }
+            let block = match self.block_at_pc() {
+                Ok(b) => b,
+                Err(f) => {
+                    if self.raise(f) {
+                        return RunExit::TripleFault;
+                    }
+                    continue;
+                }
+            };
+            let max = if self.cpu.int_shadow { 1 } else { block.insns.len() };
+            for ins in &block.insns[..max] {
+                left -= 1;
+                match self.exec_one(ins) {
+                    Ok(()) => {}
+                    Err(f) => {
+                        self.cpu.eip = self.cpu.cur_eip;
+                        if self.raise(f) {
+                            return RunExit::TripleFault;
+                        }
+                        break;
+                    }
+                }
+                if self.io.stop_requested() {
+                    return RunExit::Stopped;
+                }
+                if self.end_block || self.mem.code_written() || left == 0 {
+                    break;
+                }
+            }
+            if self.mem.code_written() {
+                for page in self.mem.take_written_code_pages() {
+                    self.cpu.cache.invalidate_page(page);
+                }
+            }
+        }
+        RunExit::Budget
+    }
+
+    /// Executes one decoded instruction, retiring it (EIP, TSC, counters, TF trap).
+    #[inline]
+    fn exec_one(&mut self, ins: &Instruction) -> Result<(), Fault> {
+        let cpu = &mut *self.cpu;
+        let start = cpu.eip;
+        cpu.cur_eip = start;
+        let mut next = start.wrapping_add(ins.len() as u32);
+        if !cpu.code32() {
+            next &= 0xFFFF;
+        }
+        cpu.eip = next;
+        let trap = cpu.eflags & Flags::TF != 0;
+        let shadow = std::mem::replace(&mut cpu.int_shadow, false);
+        self.end_block = false;
+        if let Err(f) = self.dispatch(ins) {
+            self.cpu.int_shadow = shadow;
+            return Err(f);
+        }
+        self.cpu.insns += 1;
+        self.cpu.tsc = self.cpu.tsc.wrapping_add(1);
+        if trap && !self.cpu.halted {
+            // Single-step trap after the instruction retires.
+            self.end_block = true;
+            if self.deliver(Vector::Debug as u8, IntKind::Trap, None).is_err() {
+                return Err(Fault::new(Vector::DoubleFault));
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds (or decodes and caches) the block at CS:EIP.
+    fn block_at_pc(&mut self) -> Result<Rc<Block>, Fault> {
+        let code32 = self.cpu.code32();
+        let lin = self.linear(SegReg::Cs, self.cpu.eip, 1, Access::Execute)?;
+        let phys = self.translate(lin, Access::Execute)?;
+        if let Some(b) = self.cpu.cache.get(phys, code32) {
+            return Ok(b);
+        }
+        let block = Rc::new(self.decode_block(phys, code32)?);
+        if self.cpu.cache.enabled() {
+            self.mem.mark_code_page(block.first_page << PAGE_SHIFT);
+            self.mem.mark_code_page(block.last_page << PAGE_SHIFT);
+        }
+        self.cpu.cache.insert(phys, code32, block.clone());
+        Ok(block)
+    }
+
+    /// Decodes instructions from CS:EIP until a block boundary.
+    fn decode_block(&mut self, phys: u32, code32: bool) -> Result<Block, Fault> {
+        let bitness = if code32 { 32 } else { 16 };
+        let mut insns = Vec::with_capacity(8);
+        let mut eip = self.cpu.eip;
+        let first_page = phys >> PAGE_SHIFT;
+        let mut last_page = first_page;
+        loop {
+            let mut bytes = [0u8; MAX_INSN_LEN];
+            let mut n = 0;
+            let mut fetch_fault = None;
+            for (i, b) in bytes.iter_mut().enumerate() {
+                let off = if code32 { eip.wrapping_add(i as u32) } else { (eip + i as u32) & 0xFFFF };
+                match self.fetch_u8(off) {
+                    Ok(v) => {
+                        *b = v;
+                        n += 1;
+                    }
+                    Err(f) => {
+                        fetch_fault = Some(f);
+                        break;
+                    }
+                }
+            }
+            let mut dec = Decoder::with_ip(bitness, &bytes[..n], eip as u64, DecoderOptions::NO_INVALID_CHECK);
+            let ins = dec.decode();
+            if ins.is_invalid() {
+                if let (Some(f), true) = (fetch_fault, insns.is_empty()) {
+                    // The instruction runs past the segment limit or into a bad page.
+                    if dec.last_error() == iced_x86::DecoderError::NoMoreBytes {
+                        return Err(f);
+                    }
+                }
+            }
+            let len = ins.len() as u32;
+            let end_phys = phys.wrapping_add(eip.wrapping_sub(self.cpu.eip)).wrapping_add(len.max(1) - 1);
+            last_page = last_page.max(end_phys >> PAGE_SHIFT);
+            let ends = ins.is_invalid() || ends_block(&ins);
+            insns.push(ins);
+            eip = eip.wrapping_add(len);
+            if !code32 {
+                eip &= 0xFFFF;
+            }
+            let next_phys = phys.wrapping_add(eip.wrapping_sub(self.cpu.eip));
+            if ends || insns.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != first_page {
+                break;
+            }
+        }
+        Ok(Block::new(insns, first_page, last_page))
+    }
+
+    /// Raises an exception at the current instruction. Returns true on a triple fault.
+    pub(crate) fn raise(&mut self, f: Fault) -> bool {
+        self.end_block = true;
+        let first = self.deliver(f.vector, IntKind::Exception, f.error_code);
+        let Err(second) = first else { return false };
+        // Delivering it faulted: benign + anything is delivered serially; contributory
+        // pairs (and a fault while delivering #DF) escalate.
+        let df = f.vector == Vector::DoubleFault as u8
+            || ((f.is_contributory() || f.vector == Vector::PageFault as u8)
+                && (second.is_contributory() || second.vector == Vector::PageFault as u8));
+        if f.vector == Vector::DoubleFault as u8 {
+            return true;
+        }
+        let (vec, code) = if df { (Vector::DoubleFault as u8, Some(0)) } else { (second.vector, second.error_code) };
+        match self.deliver(vec, IntKind::Exception, code) {
+            Ok(()) => false,
+            Err(_) if vec == Vector::DoubleFault as u8 => true,
+            Err(_) => match self.deliver(Vector::DoubleFault as u8, IntKind::Exception, Some(0)) {
+                Ok(()) => false,
+                Err(_) => true,
+            },
+        }
+    }
+
+    /// Delivers a pending external interrupt, or wakes from HLT. Returns an exit when the
+    /// delivery shut the CPU down.
+    #[inline]
+    fn service_interrupts(&mut self) -> Option<RunExit> {
+        if self.cpu.eflags & Flags::IF == 0 || self.cpu.int_shadow {
+            return None;
+        }
+        if !self.io.intr_pending() {
+            return None;
+        }
+        let vector = self.io.intr_ack();
+        self.cpu.halted = false;
+        self.cpu.cur_eip = self.cpu.eip;
+        if let Err(f) = self.deliver(vector, IntKind::External, None) {
+            if self.raise(f) {
+                return Some(RunExit::TripleFault);
+            }
+        }
+        None
+    }
+
+    /// Executes one instruction's semantics.
+    fn dispatch(&mut self, ins: &Instruction) -> Result<(), Fault> {
+        use Mnemonic as M;
+        if ins.has_lock_prefix() && !lock_allowed(ins) {
+            return Err(Fault::UD);
+        }
+        match ins.mnemonic() {
+            M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
+            | M::Inc | M::Dec | M::Neg | M::Not | M::Xadd | M::Cmpxchg | M::Cmpxchg8b => self.exec_alu(ins),
+            M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar | M::Shld | M::Shrd => {
+                self.exec_shift(ins)
+            }
+            M::Mul | M::Imul | M::Div | M::Idiv => self.exec_muldiv(ins),
+            M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => self.exec_bcd(ins),
+            M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Bswap => self.exec_bits(ins),
+            M::Movsb | M::Movsw | M::Movsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Stosb | M::Stosw
+            | M::Stosd | M::Lodsb | M::Lodsw | M::Lodsd | M::Scasb | M::Scasw | M::Scasd | M::Insb
+            | M::Insw | M::Insd | M::Outsb | M::Outsw | M::Outsd => self.exec_string(ins),
+            M::Jmp | M::Call | M::Ret | M::Retf | M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne
+            | M::Jbe | M::Ja | M::Js | M::Jns | M::Jp | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg
+            | M::Loop | M::Loope | M::Loopne | M::Jcxz | M::Jecxz | M::Int | M::Int1 | M::Int3
+            | M::Into | M::Iret | M::Iretd | M::Enter | M::Leave | M::Bound => self.exec_control(ins),
+            _ => self.exec_data(ins),
+        }
+    }
+}
+
+/// Instructions after which the decoded block ends: control transfers and anything that
+/// may change how the following bytes decode or whether interrupts are deliverable.
+fn ends_block(ins: &Instruction) -> bool {
+    use Mnemonic as M;
+    if ins.flow_control() != FlowControl::Next {
+        return true;
+    }
+    match ins.mnemonic() {
+        M::Sti | M::Popf | M::Popfd | M::Hlt | M::In | M::Out | M::Insb | M::Insw | M::Insd
+        | M::Outsb | M::Outsw | M::Outsd | M::Lmsw | M::Lgdt | M::Lidt | M::Lldt | M::Ltr | M::Clts
+        | M::Lss | M::Wrmsr | M::Invlpg | M::Cpuid | M::Wbinvd | M::Invd | M::Rsm => true,
+        M::Mov => matches!(ins.code(), Code::Mov_cr_r32 | Code::Mov_dr_r32 | Code::Mov_Sreg_rm16 | Code::Mov_Sreg_r32m16),
+        M::Pop => ins.op0_register().is_segment_register(),
+        _ => false,
+    }
+}
+
+/// Whether LOCK is a legal prefix for this instruction (a read-modify-write of memory).
+fn lock_allowed(ins: &Instruction) -> bool {
+    use Mnemonic as M;
+    ins.op_count() > 0
+        && ins.op0_kind() == iced_x86::OpKind::Memory
+        && matches!(
+            ins.mnemonic(),
+            M::Add | M::Adc | M::And | M::Btc | M::Btr | M::Bts | M::Cmpxchg | M::Cmpxchg8b | M::Dec
+                | M::Inc | M::Neg | M::Not | M::Or | M::Sbb | M::Sub | M::Xor | M::Xadd | M::Xchg
+        )
+}

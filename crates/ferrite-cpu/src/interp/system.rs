@@ -1,0 +1,237 @@
+//! System instructions: port I/O, HLT, CPUID, RDTSC, control/debug registers, the
+//! descriptor-table registers, and segment register loading.
+
+use super::Exec;
+use crate::fault::{Fault, Vector};
+use crate::flags::Flags;
+use crate::state::{SegReg, CPUID_VENDOR};
+use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+
+/// CPUID leaf 1 EAX (and EDX after reset): family 6, model 3, stepping 3 — a P6.
+pub(crate) const CPUID_SIGNATURE: u32 = 0x0000_0633;
+
+/// CPUID leaf 1 EDX feature bits ferrite implements.
+mod feature {
+    /// Time-stamp counter (RDTSC).
+    pub const TSC: u32 = 1 << 4;
+    /// CMPXCHG8B.
+    pub const CX8: u32 = 1 << 8;
+    /// CMOVcc.
+    pub const CMOV: u32 = 1 << 15;
+}
+
+/// CR0 bits.
+const CR0_PE: u32 = 1 << 0;
+const CR0_ET: u32 = 1 << 4;
+const CR0_TS: u32 = 1 << 3;
+const CR0_EM: u32 = 1 << 2;
+
+impl Exec<'_> {
+    /// #GP(0) unless the current privilege level may use IOPL-sensitive instructions.
+    pub(crate) fn check_iopl(&self) -> Result<(), Fault> {
+        if self.cpu.protected_mode() && self.cpu.cpl() as u32 > (self.cpu.eflags & Flags::IOPL) >> 12 {
+            return Err(Fault::GP0);
+        }
+        Ok(())
+    }
+
+    /// In virtual-8086 mode, PUSHF/POPF/INT n/IRET need IOPL 3.
+    pub(crate) fn v86_needs_iopl3(&self) -> bool {
+        self.cpu.eflags & Flags::VM != 0 && self.cpu.eflags & Flags::IOPL != Flags::IOPL
+    }
+
+    /// #GP(0) unless running at CPL 0.
+    fn check_cpl0(&self) -> Result<(), Fault> {
+        if self.cpu.cpl() != 0 {
+            return Err(Fault::GP0);
+        }
+        Ok(())
+    }
+
+    /// Loads a segment register. Real mode: base = selector × 16.
+    pub(crate) fn load_segment(&mut self, s: SegReg, selector: u16) -> Result<(), Fault> {
+        if self.cpu.protected_mode() && self.cpu.eflags & Flags::VM == 0 {
+            // Descriptor loading arrives with protected mode; refuse rather than guess.
+            return Err(Fault::with_code(Vector::GeneralProtection, (selector & !3) as u32));
+        }
+        self.cpu.load_seg_real(s, selector);
+        Ok(())
+    }
+
+    pub(super) fn exec_system(&mut self, ins: &Instruction) -> Result<(), Fault> {
+        use Mnemonic as M;
+        match ins.mnemonic() {
+            M::In => {
+                self.check_iopl()?;
+                let port = self.read_op(ins, 1)? as u16;
+                let size = self.op_size(ins, 0);
+                let v = self.io.io_read(port, size);
+                self.set_reg(ins.op0_register(), v);
+                self.end_block = true;
+                Ok(())
+            }
+            M::Out => {
+                self.check_iopl()?;
+                let port = self.read_op(ins, 0)? as u16;
+                let size = self.op_size(ins, 1);
+                let v = self.read_op(ins, 1)?;
+                self.io.io_write(port, size, v);
+                self.end_block = true;
+                Ok(())
+            }
+            M::Hlt => {
+                self.check_cpl0()?;
+                self.cpu.halted = true;
+                self.end_block = true;
+                Ok(())
+            }
+            M::Cpuid => {
+                self.cpuid();
+                Ok(())
+            }
+            M::Rdtsc => {
+                if self.cpu.cr4 & 4 != 0 {
+                    self.check_cpl0()?;
+                }
+                self.cpu.gpr[0] = self.cpu.tsc as u32;
+                self.cpu.gpr[2] = (self.cpu.tsc >> 32) as u32;
+                Ok(())
+            }
+            M::Lgdt | M::Lidt => {
+                self.check_cpl0()?;
+                if ins.op0_kind() != OpKind::Memory {
+                    return Err(Fault::UD);
+                }
+                let seg = self.mem_seg(ins);
+                let off = self.ea(ins);
+                let limit = self.read_mem(seg, off, 2)?;
+                let mut base = self.read_mem(seg, off.wrapping_add(2), 4)?;
+                if ins.code() == Code::Lgdt_m1632_16 || ins.code() == Code::Lidt_m1632_16 {
+                    base &= 0x00FF_FFFF;
+                }
+                let t = if ins.mnemonic() == M::Lgdt { &mut self.cpu.gdtr } else { &mut self.cpu.idtr };
+                t.base = base;
+                t.limit = limit;
+                Ok(())
+            }
+            M::Sgdt | M::Sidt => {
+                if ins.op0_kind() != OpKind::Memory {
+                    return Err(Fault::UD);
+                }
+                let t = if ins.mnemonic() == M::Sgdt { self.cpu.gdtr } else { self.cpu.idtr };
+                let seg = self.mem_seg(ins);
+                let off = self.ea(ins);
+                let base = if matches!(ins.code(), Code::Sgdt_m1632_16 | Code::Sidt_m1632_16) {
+                    t.base & 0x00FF_FFFF
+                } else {
+                    t.base
+                };
+                self.write_mem(seg, off, 2, t.limit)?;
+                self.write_mem(seg, off.wrapping_add(2), 4, base)
+            }
+            M::Smsw => {
+                let v = self.cpu.cr0;
+                if ins.op0_kind() == OpKind::Memory {
+                    let seg = self.mem_seg(ins);
+                    let off = self.ea(ins);
+                    self.write_mem(seg, off, 2, v)
+                } else {
+                    self.write_op(ins, 0, v)
+                }
+            }
+            M::Lmsw => {
+                self.check_cpl0()?;
+                let v = self.read_op(ins, 0)? & 0xF;
+                // LMSW can set PE but never clear it.
+                let keep_pe = self.cpu.cr0 & CR0_PE;
+                self.cpu.cr0 = (self.cpu.cr0 & !0xF) | v | keep_pe;
+                self.end_block = true;
+                Ok(())
+            }
+            M::Clts => {
+                self.check_cpl0()?;
+                self.cpu.cr0 &= !CR0_TS;
+                Ok(())
+            }
+            M::Invd | M::Wbinvd => self.check_cpl0(),
+            M::Ud0 | M::Ud1 | M::Ud2 | M::INVALID => Err(Fault::UD),
+            _ if is_x87(ins) => {
+                // No coprocessor yet: ESC opcodes trap when CR0 says so, else do nothing,
+                // which firmware reads as "no FPU present".
+                if self.cpu.cr0 & (CR0_EM | CR0_TS) != 0 {
+                    return Err(Fault::new(Vector::DeviceNotAvailable));
+                }
+                Ok(())
+            }
+            _ => Err(Fault::UD),
+        }
+    }
+
+    pub(super) fn exec_mov_crdr(&mut self, ins: &Instruction) -> Result<(), Fault> {
+        self.check_cpl0()?;
+        match ins.code() {
+            Code::Mov_r32_cr => {
+                let v = match ins.op1_register() {
+                    Register::CR0 => self.cpu.cr0,
+                    Register::CR2 => self.cpu.cr2,
+                    Register::CR3 => self.cpu.cr3,
+                    Register::CR4 => self.cpu.cr4,
+                    _ => return Err(Fault::UD),
+                };
+                self.set_reg(ins.op0_register(), v);
+            }
+            Code::Mov_cr_r32 => {
+                let v = self.get_reg(ins.op1_register());
+                match ins.op0_register() {
+                    Register::CR0 => {
+                        // PG without PE, or NW without CD, is #GP(0).
+                        if (v & 0x8000_0000 != 0 && v & CR0_PE == 0) || (v & 0x2000_0000 != 0 && v & 0x4000_0000 == 0) {
+                            return Err(Fault::GP0);
+                        }
+                        self.cpu.cr0 = v | CR0_ET;
+                    }
+                    Register::CR2 => self.cpu.cr2 = v,
+                    Register::CR3 => self.cpu.cr3 = v,
+                    Register::CR4 => {
+                        if v & !0x0000_00FF != 0 {
+                            return Err(Fault::GP0);
+                        }
+                        self.cpu.cr4 = v;
+                    }
+                    _ => return Err(Fault::UD),
+                }
+                self.end_block = true;
+            }
+            Code::Mov_r32_dr => {
+                let n = ins.op1_register().number();
+                let v = self.cpu.dr[n];
+                self.set_reg(ins.op0_register(), v);
+            }
+            _ => {
+                let n = ins.op0_register().number();
+                self.cpu.dr[n] = self.get_reg(ins.op1_register());
+            }
+        }
+        Ok(())
+    }
+
+    fn cpuid(&mut self) {
+        let leaf = self.cpu.gpr[0];
+        let vendor = |i: usize| u32::from_le_bytes(CPUID_VENDOR[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]));
+        let (a, b, c, d) = match leaf {
+            0 => (1, vendor(0), vendor(2), vendor(1)),
+            1 => (CPUID_SIGNATURE, 0, 0, feature::TSC | feature::CX8 | feature::CMOV),
+            _ => (0, 0, 0, 0),
+        };
+        self.cpu.gpr[0] = a;
+        self.cpu.gpr[3] = b;
+        self.cpu.gpr[1] = c;
+        self.cpu.gpr[2] = d;
+    }
+}
+
+/// Whether the instruction is an x87 escape (D8–DF), including FWAIT-less forms.
+fn is_x87(ins: &Instruction) -> bool {
+    let name = format!("{:?}", ins.mnemonic());
+    name.starts_with('F') && ins.mnemonic() != Mnemonic::Femms
+}

@@ -1,0 +1,26 @@
+//! `ferrite-cpu` is ferrite's x86 processor: the architectural state ([`Cpu`], laid out
+//! `#[repr(C)]` so the translator can address its fields), instruction decoding through
+//! `iced-x86` with a per-basic-block decode cache, and the interpreter that gives every
+//! instruction its reference semantics, including exception and interrupt delivery.
+//!
+//! The CPU reaches memory only through `ferrite-mem` and reaches devices only through the
+//! [`IoBus`] trait that the machine implements; it knows nothing about the board.
+#![deny(missing_docs)]
+
+mod bus;
+mod decode_cache;
+mod fault;
+mod flags;
+mod interp;
+mod memory;
+mod state;
+
+pub use bus::{IoBus, NullBus};
+pub use decode_cache::CacheStats;
+pub use fault::{Fault, Vector};
+pub use flags::Flags;
+pub use interp::RunExit;
+pub use state::{Cpu, Gpr, SegReg, Segment, TableReg, CPUID_VENDOR};
+
+#[cfg(test)]
+mod tests;

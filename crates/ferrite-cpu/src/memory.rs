@@ -1,0 +1,150 @@
+//! Guest memory as the CPU sees it: segment limit checks, linear addresses, and the
+//! physical access that routes RAM/ROM to `ferrite-mem` and MMIO to the bus.
+//!
+//! Paging (and the soft TLB that caches it) slots in at [`Exec::translate`]; until CR0.PG
+//! is set a linear address is the physical address.
+
+use crate::fault::{Fault, Vector};
+use crate::interp::Exec;
+use crate::state::SegReg;
+use ferrite_mem::{Target, PAGE_SIZE};
+
+/// What an access intends, for limit, permission and paging checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+impl Exec<'_> {
+    /// Linear address of `seg:offset` after the segment's limit check.
+    #[inline]
+    pub(crate) fn linear(&self, seg: SegReg, offset: u32, size: u8, access: Access) -> Result<u32, Fault> {
+        let s = &self.cpu.seg[seg as usize];
+        let last = offset as u64 + size as u64 - 1;
+        let expand_down = self.cpu.protected_mode() && s.attrs & 0x1C == 0x14;
+        let ok = if expand_down {
+            let upper = if s.is_32() { 0xFFFF_FFFFu64 } else { 0xFFFF };
+            offset as u64 > s.limit as u64 && last <= upper
+        } else {
+            last <= s.limit as u64
+        };
+        if !ok {
+            return Err(if seg == SegReg::Ss { Fault::SS0 } else { Fault::GP0 });
+        }
+        let _ = access;
+        Ok(s.base.wrapping_add(offset))
+    }
+
+    /// Linear → physical. Identity until paging is implemented.
+    #[inline]
+    pub(crate) fn translate(&mut self, linear: u32, _access: Access) -> Result<u32, Fault> {
+        Ok(linear)
+    }
+
+    /// Reads `size` bytes (1, 2 or 4) at a physical address.
+    #[inline]
+    pub(crate) fn phys_read(&mut self, addr: u32, size: u8) -> u32 {
+        if let Some(b) = self.mem.ram_slice(addr, size as usize) {
+            return match size {
+                1 => b[0] as u32,
+                2 => u16::from_le_bytes([b[0], b[1]]) as u32,
+                _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            };
+        }
+        let mut v = 0u32;
+        for i in 0..size as u32 {
+            let a = addr.wrapping_add(i);
+            let byte = match self.mem.resolve(a) {
+                Target::Mmio(..) => self.io.mmio_read(a & self.mem.a20_mask(), 1) & 0xFF,
+                _ => self.mem.read_u8(a) as u32,
+            };
+            v |= byte << (8 * i);
+        }
+        v
+    }
+
+    /// Writes `size` bytes (1, 2 or 4) at a physical address.
+    #[inline]
+    pub(crate) fn phys_write(&mut self, addr: u32, size: u8, value: u32) {
+        if let Some(b) = self.mem.ram_slice_mut(addr, size as usize) {
+            b.copy_from_slice(&value.to_le_bytes()[..size as usize]);
+            return;
+        }
+        for i in 0..size as u32 {
+            let a = addr.wrapping_add(i);
+            let byte = (value >> (8 * i)) as u8;
+            match self.mem.resolve(a) {
+                Target::Mmio(..) => self.io.mmio_write(a & self.mem.a20_mask(), 1, byte as u32),
+                _ => self.mem.write_u8(a, byte),
+            }
+        }
+    }
+
+    /// Reads at a linear address; an access crossing a page is split so each page is
+    /// translated (and faults) on its own.
+    pub(crate) fn lin_read(&mut self, lin: u32, size: u8, access: Access) -> Result<u32, Fault> {
+        if (lin & (PAGE_SIZE - 1)) + size as u32 <= PAGE_SIZE {
+            let p = self.translate(lin, access)?;
+            return Ok(self.phys_read(p, size));
+        }
+        let mut v = 0;
+        for i in 0..size as u32 {
+            let p = self.translate(lin.wrapping_add(i), access)?;
+            v |= self.phys_read(p, 1) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    /// Writes at a linear address, translating every page before any byte lands.
+    pub(crate) fn lin_write(&mut self, lin: u32, size: u8, value: u32) -> Result<(), Fault> {
+        if (lin & (PAGE_SIZE - 1)) + size as u32 <= PAGE_SIZE {
+            let p = self.translate(lin, Access::Write)?;
+            self.phys_write(p, size, value);
+            return Ok(());
+        }
+        let mut phys = [0u32; 4];
+        for i in 0..size as usize {
+            phys[i] = self.translate(lin.wrapping_add(i as u32), Access::Write)?;
+        }
+        for i in 0..size as usize {
+            self.phys_write(phys[i], 1, value >> (8 * i));
+        }
+        Ok(())
+    }
+
+    /// Reads `size` bytes at `seg:offset`.
+    #[inline]
+    pub(crate) fn read_mem(&mut self, seg: SegReg, offset: u32, size: u8) -> Result<u32, Fault> {
+        let lin = self.linear(seg, offset, size, Access::Read)?;
+        self.lin_read(lin, size, Access::Read)
+    }
+
+    /// Writes `size` bytes at `seg:offset`.
+    #[inline]
+    pub(crate) fn write_mem(&mut self, seg: SegReg, offset: u32, size: u8, value: u32) -> Result<(), Fault> {
+        let lin = self.linear(seg, offset, size, Access::Write)?;
+        self.lin_write(lin, size, value)
+    }
+
+    /// Reads a code byte at CS:`offset` (instruction fetch).
+    pub(crate) fn fetch_u8(&mut self, offset: u32) -> Result<u8, Fault> {
+        let lin = self.linear(SegReg::Cs, offset, 1, Access::Execute)?;
+        Ok(self.lin_read(lin, 1, Access::Execute)? as u8)
+    }
+
+    /// Reads a 16-bit word from a descriptor table or the IVT by linear address.
+    pub(crate) fn sys_read(&mut self, lin: u32, size: u8) -> Result<u32, Fault> {
+        self.lin_read(lin, size, Access::Read)
+    }
+
+    /// Raises #GP(0) or #SS(0) as the segment demands (for explicit checks).
+    pub(crate) fn seg_fault(seg: SegReg) -> Fault {
+        if seg == SegReg::Ss {
+            Fault::SS0
+        } else {
+            Fault::with_code(Vector::GeneralProtection, 0)
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! `ferrite-mem` owns the guest's physical memory and the PC physical address map.
+//!
+//! Guest RAM is one anonymous `memmap2` mapping sized by `-m`. On top of it sit the
+//! regions a PC decodes before RAM: the BIOS ROM (mapped twice, ending at 0xFFFFF and at
+//! 0xFFFFFFFF), MMIO holes that the machine routes to devices, and the A20 gate. Nothing
+//! here knows about CPUs or devices: an access either lands in RAM/ROM, or [`PhysMem::resolve`]
+//! names the MMIO hole so the caller can route it.
+//!
+//! RAM pages that hold decoded or translated guest code are marked with
+//! [`PhysMem::mark_code_page`]; the first write to such a page (from the CPU or from a
+//! device's DMA) records it in a list the engines drain with
+//! [`PhysMem::take_written_code_pages`], which is how self-modifying code is detected.
+#![deny(missing_docs)]
+
+use std::fmt;
+
+mod map;
+pub use map::{MmioId, Target};
+
+/// Size of a guest page, the granularity of code tracking and of the soft TLB.
+pub const PAGE_SIZE: u32 = 4096;
+/// log2 of [`PAGE_SIZE`].
+pub const PAGE_SHIFT: u32 = 12;
+/// The largest BIOS image window mapped below 1 MiB (QEMU's `isa-bios` is the same size).
+pub const LOW_BIOS_WINDOW: usize = 128 * 1024;
+/// BIOS image sizes accepted by [`PhysMem::load_bios`].
+pub const BIOS_SIZES: [usize; 3] = [64 * 1024, 128 * 1024, 256 * 1024];
+/// The largest amount of guest RAM supported (the 32-bit space minus the PCI/ROM hole).
+pub const MAX_RAM: usize = 3584 * 1024 * 1024;
+
+/// Errors building the physical memory map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemError {
+    /// The host refused the anonymous mapping for guest RAM.
+    MapFailed(String),
+    /// Guest RAM size of zero, not page-aligned, or above [`MAX_RAM`].
+    BadRamSize(usize),
+    /// A BIOS image whose size is not 64, 128 or 256 KiB.
+    BadBiosSize(usize),
+    /// An MMIO hole that overlaps another hole or wraps the 32-bit space.
+    MmioOverlap {
+        /// First byte of the rejected hole.
+        start: u32,
+        /// Length of the rejected hole.
+        len: u32,
+    },
+}
+
+impl fmt::Display for MemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemError::MapFailed(e) => write!(f, "cannot map guest RAM: {e}"),
+            MemError::BadRamSize(n) => write!(
+                f,
+                "bad guest RAM size {n} bytes (must be a non-zero multiple of 4 KiB, at most {} MiB)",
+                MAX_RAM >> 20
+            ),
+            MemError::BadBiosSize(n) => write!(
+                f,
+                "BIOS image is {n} bytes; it must be exactly 64, 128 or 256 KiB"
+            ),
+            MemError::MmioOverlap { start, len } => {
+                write!(f, "MMIO hole {start:#x}+{len:#x} overlaps another region")
+            }
+        }
+    }
+}
+
+impl std::error::Error for MemError {}
+
+/// Guest physical memory: RAM, BIOS ROM, MMIO holes and the A20 gate.
+pub struct PhysMem {
+    ram: memmap2::MmapMut,
+    ram_size: u32,
+    bios: Box<[u8]>,
+    map: map::AddressMap,
+    a20_mask: u32,
+    code_pages: Vec<u64>,
+    written_code_pages: Vec<u32>,
+}
+
+impl fmt::Debug for PhysMem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhysMem")
+            .field("ram_size", &self.ram_size)
+            .field("bios_len", &self.bios.len())
+            .field("a20", &self.a20())
+            .finish()
+    }
+}
+
+impl PhysMem {
+    /// Creates `ram_bytes` of zeroed guest RAM with no ROM and no MMIO holes, A20 enabled.
+    pub fn new(ram_bytes: usize) -> Result<Self, MemError> {
+        if ram_bytes == 0 || ram_bytes % PAGE_SIZE as usize != 0 || ram_bytes > MAX_RAM {
+            return Err(MemError::BadRamSize(ram_bytes));
+        }
+        let ram = memmap2::MmapOptions::new()
+            .len(ram_bytes)
+            .map_anon()
+            .map_err(|e| MemError::MapFailed(e.to_string()))?;
+        let pages = ram_bytes / PAGE_SIZE as usize;
+        Ok(PhysMem {
+            ram,
+            ram_size: ram_bytes as u32,
+            bios: Box::default(),
+            map: map::AddressMap::default(),
+            a20_mask: !0,
+            code_pages: vec![0; pages.div_ceil(64)],
+            written_code_pages: Vec::new(),
+        })
+    }
+
+    /// Bytes of guest RAM.
+    pub fn ram_size(&self) -> u32 {
+        self.ram_size
+    }
+
+    /// Maps a BIOS image: all of it ends at 0xFFFFFFFF, its last 128 KiB (or all of a
+    /// smaller image) end at 0xFFFFF. Both windows are read-only.
+    pub fn load_bios(&mut self, image: &[u8]) -> Result<(), MemError> {
+        if !BIOS_SIZES.contains(&image.len()) {
+            return Err(MemError::BadBiosSize(image.len()));
+        }
+        self.bios = image.into();
+        self.map.set_bios(image.len() as u32);
+        Ok(())
+    }
+
+    /// Declares an MMIO hole; accesses inside it resolve to [`Target::Mmio`].
+    pub fn add_mmio(&mut self, start: u32, len: u32, id: MmioId) -> Result<(), MemError> {
+        self.map.add_mmio(start, len, id)
+    }
+
+    /// Opens (`true`) or closes the A20 gate. Closed, address bit 20 reads as zero.
+    pub fn set_a20(&mut self, enabled: bool) {
+        self.a20_mask = if enabled { !0 } else { !(1 << 20) };
+    }
+
+    /// Whether the A20 gate is open.
+    pub fn a20(&self) -> bool {
+        self.a20_mask & (1 << 20) != 0
+    }
+
+    /// The mask applied to every physical address (bit 20 cleared when A20 is closed).
+    pub fn a20_mask(&self) -> u32 {
+        self.a20_mask
+    }
+
+    /// Where a physical address lands, after the A20 gate.
+    #[inline]
+    pub fn resolve(&self, addr: u32) -> Target {
+        let addr = addr & self.a20_mask;
+        self.map.resolve(addr, self.ram_size)
+    }
+
+    /// Reads one byte. MMIO and unmapped addresses read as 0xFF here; callers that route
+    /// MMIO check [`PhysMem::resolve`] first.
+    #[inline]
+    pub fn read_u8(&self, addr: u32) -> u8 {
+        match self.resolve(addr) {
+            Target::Ram(off) => self.ram[off as usize],
+            Target::Rom(off) => self.bios[off as usize],
+            Target::Mmio(..) | Target::Unmapped => 0xFF,
+        }
+    }
+
+    /// Writes one byte. ROM, MMIO and unmapped addresses ignore the write here.
+    #[inline]
+    pub fn write_u8(&mut self, addr: u32, value: u8) {
+        if let Target::Ram(off) = self.resolve(addr) {
+            self.note_write(off);
+            self.ram[off as usize] = value;
+        }
+    }
+
+    /// Reads `buf.len()` bytes starting at `addr`, byte by byte through the map.
+    pub fn read_bytes(&self, addr: u32, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.read_u8(addr.wrapping_add(i as u32));
+        }
+    }
+
+    /// Writes `data` starting at `addr`, byte by byte through the map.
+    pub fn write_bytes(&mut self, addr: u32, data: &[u8]) {
+        for (i, b) in data.iter().enumerate() {
+            self.write_u8(addr.wrapping_add(i as u32), *b);
+        }
+    }
+
+    /// The RAM bytes `[addr, addr + len)` when they are all plain RAM in one page.
+    #[inline]
+    pub fn ram_slice(&self, addr: u32, len: usize) -> Option<&[u8]> {
+        let page_off = (addr & (PAGE_SIZE - 1)) as usize;
+        if page_off + len > PAGE_SIZE as usize {
+            return None;
+        }
+        match self.resolve(addr) {
+            Target::Ram(off) => Some(&self.ram[off as usize..off as usize + len]),
+            _ => None,
+        }
+    }
+
+    /// Mutable RAM bytes `[addr, addr + len)` when they are all plain RAM in one page.
+    /// Code-page tracking sees the write before the caller makes it.
+    #[inline]
+    pub fn ram_slice_mut(&mut self, addr: u32, len: usize) -> Option<&mut [u8]> {
+        let page_off = (addr & (PAGE_SIZE - 1)) as usize;
+        if page_off + len > PAGE_SIZE as usize {
+            return None;
+        }
+        match self.resolve(addr) {
+            Target::Ram(off) => {
+                self.note_write(off);
+                Some(&mut self.ram[off as usize..off as usize + len])
+            }
+            _ => None,
+        }
+    }
+
+    /// The whole of guest RAM, for loaders and snapshots. Writes through it bypass code
+    /// tracking; call [`PhysMem::forget_code`] afterwards.
+    pub fn ram_mut(&mut self) -> &mut [u8] {
+        &mut self.ram
+    }
+
+    /// The whole of guest RAM, read-only.
+    pub fn ram(&self) -> &[u8] {
+        &self.ram
+    }
+
+    /// Marks the RAM page holding physical `addr` as holding decoded/translated code.
+    /// Returns false when `addr` is not RAM (ROM never changes, so it needs no tracking).
+    pub fn mark_code_page(&mut self, addr: u32) -> bool {
+        match self.resolve(addr) {
+            Target::Ram(off) => {
+                let page = (off >> PAGE_SHIFT) as usize;
+                self.code_pages[page / 64] |= 1 << (page % 64);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Pages (RAM page numbers) written since they were marked as code, oldest first.
+    /// Their marks are cleared; the engine must drop its cached code for them.
+    pub fn take_written_code_pages(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.written_code_pages)
+    }
+
+    /// Whether any code page has been written since the last
+    /// [`PhysMem::take_written_code_pages`].
+    #[inline]
+    pub fn code_written(&self) -> bool {
+        !self.written_code_pages.is_empty()
+    }
+
+    /// Clears every code mark, as after a bulk load or a whole-cache flush.
+    pub fn forget_code(&mut self) {
+        self.code_pages.iter_mut().for_each(|w| *w = 0);
+        self.written_code_pages.clear();
+    }
+
+    #[inline]
+    fn note_write(&mut self, ram_off: u32) {
+        let page = (ram_off >> PAGE_SHIFT) as usize;
+        let bit = 1u64 << (page % 64);
+        let word = &mut self.code_pages[page / 64];
+        if *word & bit != 0 {
+            *word &= !bit;
+            self.written_code_pages.push(page as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

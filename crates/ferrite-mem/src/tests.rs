@@ -1,0 +1,93 @@
+use super::*;
+
+fn bios_image(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i / 1024) as u8 ^ (i as u8)).collect()
+}
+
+#[test]
+fn test_ram_reads_back_writes() {
+    let mut m = PhysMem::new(1 << 20).unwrap();
+    m.write_u8(0x1234, 0xAB);
+    assert_eq!(m.read_u8(0x1234), 0xAB);
+    assert_eq!(m.read_u8(0x1235), 0);
+}
+
+#[test]
+fn test_bad_ram_size_rejected() {
+    assert_eq!(PhysMem::new(0).unwrap_err(), MemError::BadRamSize(0));
+    assert!(PhysMem::new(4097).is_err());
+}
+
+#[test]
+fn test_unmapped_reads_all_ones() {
+    let mut m = PhysMem::new(1 << 20).unwrap();
+    m.write_u8(0x20_0000, 1);
+    assert_eq!(m.read_u8(0x20_0000), 0xFF);
+}
+
+#[test]
+fn test_bios_mapped_twice_and_read_only() {
+    for len in BIOS_SIZES {
+        let mut m = PhysMem::new(2 << 20).unwrap();
+        let img = bios_image(len);
+        m.load_bios(&img).unwrap();
+        assert_eq!(m.read_u8(0xFFFF_FFFF), img[len - 1]);
+        assert_eq!(m.read_u8(0xFFFF_FFF0), img[len - 16]);
+        assert_eq!(m.read_u8(0xFFFFF), img[len - 1]);
+        assert_eq!(m.read_u8(0xF0000), img[len - 0x10000]);
+        assert_eq!(m.read_u8(0u32.wrapping_sub(len as u32)), img[0]);
+        m.write_u8(0xFFFF0, !img[len - 16]);
+        assert_eq!(m.read_u8(0xFFFF0), img[len - 16], "ROM must ignore writes");
+        let low_window = len.min(LOW_BIOS_WINDOW);
+        let below = 0x10_0000 - low_window as u32 - 1;
+        m.write_u8(below, 0x5A);
+        assert_eq!(m.read_u8(below), 0x5A, "RAM below the BIOS window stays RAM");
+    }
+}
+
+#[test]
+fn test_bad_bios_size_rejected() {
+    let mut m = PhysMem::new(1 << 20).unwrap();
+    assert_eq!(m.load_bios(&[0; 1000]), Err(MemError::BadBiosSize(1000)));
+}
+
+#[test]
+fn test_a20_gate_wraps_at_1mib() {
+    let mut m = PhysMem::new(2 << 20).unwrap();
+    m.write_u8(0x10_0010, 7);
+    m.set_a20(false);
+    assert!(!m.a20());
+    assert_eq!(m.read_u8(0x10_0010), 0, "A20 off: 0x100010 aliases 0x10");
+    m.write_u8(0x10_0010, 9);
+    assert_eq!(m.read_u8(0x10), 9);
+    m.set_a20(true);
+    assert_eq!(m.read_u8(0x10_0010), 7);
+}
+
+#[test]
+fn test_mmio_hole_resolves_and_rejects_overlap() {
+    let mut m = PhysMem::new(1 << 20).unwrap();
+    m.add_mmio(0xA0000, 0x20000, 3).unwrap();
+    assert_eq!(m.resolve(0xA0010), Target::Mmio(3, 0x10));
+    assert_eq!(m.resolve(0x9FFFF), Target::Ram(0x9FFFF));
+    assert!(m.add_mmio(0xBFFFF, 2, 4).is_err());
+    assert!(m.add_mmio(0xFFFF_FFFF, 2, 4).is_err());
+}
+
+#[test]
+fn test_code_page_write_is_reported_once() {
+    let mut m = PhysMem::new(1 << 20).unwrap();
+    assert!(m.mark_code_page(0x7C00));
+    m.write_u8(0x7C10, 1);
+    m.write_u8(0x7C11, 1);
+    assert_eq!(m.take_written_code_pages(), vec![7]);
+    m.write_u8(0x7C12, 1);
+    assert!(!m.code_written());
+}
+
+#[test]
+fn test_ram_slice_stays_inside_a_page() {
+    let m = PhysMem::new(1 << 20).unwrap();
+    assert!(m.ram_slice(0xFFE, 2).is_some());
+    assert!(m.ram_slice(0xFFF, 2).is_none());
+}
