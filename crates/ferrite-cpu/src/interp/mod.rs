@@ -74,6 +74,11 @@ impl Exec<'_> {
     fn run(&mut self, budget: u64) -> RunExit {
         let mut left = budget;
         while left > 0 {
+            if self.mem.code_written() {
+                for page in self.mem.take_written_code_pages() {
+                    self.cpu.cache.invalidate_page(page);
+                }
+            }
             if let Some(exit) = self.service_interrupts() {
                 return exit;
             }
@@ -107,11 +112,6 @@ impl Exec<'_> {
                 }
                 if self.end_block || self.mem.code_written() || left == 0 {
                     break;
-                }
-            }
-            if self.mem.code_written() {
-                for page in self.mem.take_written_code_pages() {
-                    self.cpu.cache.invalidate_page(page);
                 }
             }
         }
