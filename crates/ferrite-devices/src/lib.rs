@@ -1,1 +1,85 @@
-//! placeholder
+//! `ferrite-devices` holds ferrite's PC devices. Each device is a plain struct with its own
+//! state and a `read`/`write` surface; none of them knows about the CPU, the board or each
+//! other. The machine crate builds its port bus from the ports each device declares through
+//! [`PortDevice`], and later devices raise interrupts through an [`IrqLine`] they are handed,
+//! never by calling into the CPU.
+//!
+//! Built in from day one:
+//! - [`debugcon::Debugcon`] — the Bochs/QEMU debug console (port 0xE9) writing to any sink;
+//! - [`exit_port::ExitPort`] — QEMU's `isa-debug-exit` (port 0xF4), which ends the run;
+//! - [`post_code::PostCode`] — a POST-code latch (port 0x80 by default) keeping the last byte.
+#![deny(missing_docs)]
+
+use std::ops::RangeInclusive;
+
+pub mod debugcon;
+pub mod exit_port;
+pub mod post_code;
+
+/// A device that answers on I/O ports.
+///
+/// `size` is the access width in bytes (1, 2 or 4); `port` is the first port of the access
+/// and is always inside one of the ranges [`PortDevice::ports`] returned. Values are
+/// little-endian and only the low `size` bytes count.
+pub trait PortDevice {
+    /// The ports this device answers, declared once when it is put on a bus.
+    fn ports(&self) -> Vec<RangeInclusive<u16>>;
+    /// An `IN` of `size` bytes from `port`.
+    fn read(&mut self, port: u16, size: u8) -> u32;
+    /// An `OUT` of `size` bytes of `value` to `port`.
+    fn write(&mut self, port: u16, size: u8, value: u32);
+}
+
+/// An interrupt request line a device drives; the board routes it (to the PIC, later the
+/// I/O APIC). Devices hold one and call [`IrqLine::set`]; they never see the CPU.
+pub trait IrqLine {
+    /// Drives the line high (`true`, asserted) or low.
+    fn set(&self, level: bool);
+}
+
+/// An [`IrqLine`] that goes nowhere, for devices used without interrupt routing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoIrq;
+
+impl IrqLine for NoIrq {
+    fn set(&self, _level: bool) {}
+}
+
+/// The value a read of `size` bytes returns when nothing drives the bus: all ones.
+pub fn all_ones(size: u8) -> u32 {
+    match size {
+        1 => 0xFF,
+        2 => 0xFFFF,
+        _ => 0xFFFF_FFFF,
+    }
+}
+
+/// Masks `value` to its low `size` bytes.
+pub fn mask_to_size(value: u32, size: u8) -> u32 {
+    value & all_ones(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_all_ones_by_size() {
+        assert_eq!(all_ones(1), 0xFF);
+        assert_eq!(all_ones(2), 0xFFFF);
+        assert_eq!(all_ones(4), 0xFFFF_FFFF);
+    }
+
+    #[test]
+    fn test_mask_to_size() {
+        assert_eq!(mask_to_size(0x1234_5678, 1), 0x78);
+        assert_eq!(mask_to_size(0x1234_5678, 2), 0x5678);
+        assert_eq!(mask_to_size(0x1234_5678, 4), 0x1234_5678);
+    }
+
+    #[test]
+    fn test_no_irq_accepts_levels() {
+        NoIrq.set(true);
+        NoIrq.set(false);
+    }
+}
