@@ -13,6 +13,8 @@ mod fault;
 mod flags;
 mod interp;
 mod memory;
+mod paging;
+pub mod soft_tlb;
 mod state;
 
 pub use bus::{IoBus, NullBus};
@@ -20,6 +22,7 @@ pub use decode_cache::CacheStats;
 pub use fault::{Fault, Vector};
 pub use flags::Flags;
 pub use interp::RunExit;
+pub use soft_tlb::MmuStats;
 pub use state::{Cpu, Gpr, SegReg, Segment, TableReg, CPUID_VENDOR};
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! Guest memory as the CPU sees it: segment limit checks, linear addresses, and the
 //! physical access that routes RAM/ROM to `ferrite-mem` and MMIO to the bus.
 //!
-//! Paging (and the soft TLB that caches it) slots in at [`Exec::translate`]; until CR0.PG
-//! is set a linear address is the physical address.
+//! Paging and the soft TLB that caches it live in `paging.rs` (`Exec::translate`).
 
 use crate::fault::{Fault, Vector};
 use crate::interp::Exec;
@@ -35,12 +34,6 @@ impl Exec<'_> {
         }
         let _ = access;
         Ok(s.base.wrapping_add(offset))
-    }
-
-    /// Linear → physical. Identity until paging is implemented.
-    #[inline]
-    pub(crate) fn translate(&mut self, linear: u32, _access: Access) -> Result<u32, Fault> {
-        Ok(linear)
     }
 
     /// Reads `size` bytes (1, 2 or 4) at a physical address.

@@ -2,6 +2,7 @@
 
 use crate::decode_cache::DecodeCache;
 use crate::flags::Flags;
+use crate::soft_tlb::{MmuStats, SoftTlb};
 
 /// General-purpose register numbers, in x86 encoding order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +139,10 @@ pub struct Cpu {
     pub halted: bool,
     /// Interrupts are held off for one instruction (after STI, MOV SS, POP SS).
     pub int_shadow: bool,
+    /// The shadow MMU's soft TLB (both engines probe it).
+    pub tlb: SoftTlb,
+    /// Shadow-MMU counters (hypervisor- vs guest-induced faults).
+    pub mmu_stats: MmuStats,
     pub(crate) cache: DecodeCache,
     pub(crate) cur_eip: u32,
     pub(crate) fault_depth: u8,
@@ -182,6 +187,8 @@ impl Cpu {
             insns: 0,
             halted: false,
             int_shadow: false,
+            tlb: SoftTlb::default(),
+            mmu_stats: MmuStats::default(),
             cache: DecodeCache::default(),
             cur_eip: 0,
             fault_depth: 0,
@@ -215,6 +222,7 @@ impl Cpu {
         self.halted = false;
         self.int_shadow = false;
         self.fault_depth = 0;
+        self.tlb.flush(false);
         self.cache.clear();
     }
 

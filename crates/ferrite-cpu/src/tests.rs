@@ -5,8 +5,14 @@ use ferrite_mem::PhysMem;
 
 /// Runs `code` at 0000:0100 with SS:SP = 0000:8000 until HLT.
 pub(crate) fn run_real(code: &[u8]) -> (Cpu, PhysMem) {
+    run_real_with(code, |_| {})
+}
+
+/// Like [`run_real`], with `setup` preparing memory before the run.
+pub(crate) fn run_real_with(code: &[u8], setup: impl FnOnce(&mut PhysMem)) -> (Cpu, PhysMem) {
     let mut mem = PhysMem::new(1 << 20).unwrap();
     mem.write_bytes(0x100, code);
+    setup(&mut mem);
     let mut cpu = Cpu::new();
     for s in SegReg::ALL {
         cpu.load_seg_real(s, 0);

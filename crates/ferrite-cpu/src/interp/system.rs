@@ -4,6 +4,7 @@
 use super::Exec;
 use crate::fault::{Fault, Vector};
 use crate::flags::Flags;
+use crate::paging::{CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE};
 use crate::state::{SegReg, CPUID_VENDOR};
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
@@ -25,6 +26,8 @@ const CR0_PE: u32 = 1 << 0;
 const CR0_ET: u32 = 1 << 4;
 const CR0_TS: u32 = 1 << 3;
 const CR0_EM: u32 = 1 << 2;
+/// CR4 bits this CPU accepts (VME…PGE); others are #GP(0).
+const CR4_SUPPORTED: u32 = 0xFF;
 
 impl Exec<'_> {
     /// #GP(0) unless the current privilege level may use IOPL-sensitive instructions.
@@ -154,6 +157,17 @@ impl Exec<'_> {
                 Ok(())
             }
             M::Invd | M::Wbinvd => self.check_cpl0(),
+            M::Invlpg => {
+                self.check_cpl0()?;
+                if ins.op0_kind() != OpKind::Memory {
+                    return Err(Fault::UD);
+                }
+                let seg = self.mem_seg(ins);
+                let off = self.ea(ins);
+                let lin = self.linear(seg, off, 1, crate::memory::Access::Read)?;
+                self.cpu.tlb.flush_page(lin);
+                Ok(())
+            }
             M::Ud0 | M::Ud1 | M::Ud2 | M::INVALID => Err(Fault::UD),
             _ if is_x87(ins) => {
                 // No coprocessor yet: ESC opcodes trap when CR0 says so, else do nothing,
@@ -188,15 +202,26 @@ impl Exec<'_> {
                         if (v & 0x8000_0000 != 0 && v & CR0_PE == 0) || (v & 0x2000_0000 != 0 && v & 0x4000_0000 == 0) {
                             return Err(Fault::GP0);
                         }
+                        let old = self.cpu.cr0;
                         self.cpu.cr0 = v | CR0_ET;
+                        if (old ^ self.cpu.cr0) & (CR0_PG | CR0_WP | CR0_PE) != 0 {
+                            self.flush_tlb(false);
+                        }
                     }
                     Register::CR2 => self.cpu.cr2 = v,
-                    Register::CR3 => self.cpu.cr3 = v,
+                    Register::CR3 => {
+                        self.cpu.cr3 = v;
+                        self.flush_tlb(self.cpu.cr4 & CR4_PGE != 0);
+                    }
                     Register::CR4 => {
-                        if v & !0x0000_00FF != 0 {
+                        if v & !CR4_SUPPORTED != 0 {
                             return Err(Fault::GP0);
                         }
+                        let old = self.cpu.cr4;
                         self.cpu.cr4 = v;
+                        if (old ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE) != 0 {
+                            self.flush_tlb(false);
+                        }
                     }
                     _ => return Err(Fault::UD),
                 }
@@ -213,6 +238,13 @@ impl Exec<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Flushes the soft TLB (a whole-TLB event, counted) and ends the block.
+    fn flush_tlb(&mut self, keep_global: bool) {
+        self.cpu.tlb.flush(keep_global);
+        self.cpu.mmu_stats.flushes += 1;
+        self.end_block = true;
     }
 
     fn cpuid(&mut self) {
