@@ -9,6 +9,7 @@
 
 mod bus;
 mod decode_cache;
+pub mod descriptor;
 mod fault;
 mod flags;
 mod interp;

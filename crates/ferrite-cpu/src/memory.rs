@@ -3,7 +3,7 @@
 //!
 //! Paging and the soft TLB that caches it live in `paging.rs` (`Exec::translate`).
 
-use crate::fault::{Fault, Vector};
+use crate::fault::Fault;
 use crate::interp::Exec;
 use crate::state::SegReg;
 use ferrite_mem::{Target, PAGE_SIZE};
@@ -22,7 +22,11 @@ impl Exec<'_> {
     pub(crate) fn linear(&self, seg: SegReg, offset: u32, size: u8, access: Access) -> Result<u32, Fault> {
         let s = &self.cpu.seg[seg as usize];
         let last = offset as u64 + size as u64 - 1;
-        let expand_down = self.cpu.protected_mode() && s.attrs & 0x1C == 0x14;
+        let pm = self.cpu.protected_mode();
+        if pm && !type_allows(s.attrs, access) {
+            return Err(if seg == SegReg::Ss { Fault::SS0 } else { Fault::GP0 });
+        }
+        let expand_down = pm && s.attrs & 0x1C == 0x14;
         let ok = if expand_down {
             let upper = if s.is_32() { 0xFFFF_FFFFu64 } else { 0xFFFF };
             offset as u64 > s.limit as u64 && last <= upper
@@ -32,7 +36,6 @@ impl Exec<'_> {
         if !ok {
             return Err(if seg == SegReg::Ss { Fault::SS0 } else { Fault::GP0 });
         }
-        let _ = access;
         Ok(s.base.wrapping_add(offset))
     }
 
@@ -127,17 +130,43 @@ impl Exec<'_> {
         Ok(self.lin_read(lin, 1, Access::Execute)? as u8)
     }
 
-    /// Reads a 16-bit word from a descriptor table or the IVT by linear address.
+    /// Reads a descriptor table, the IVT or a TSS by linear address: a supervisor
+    /// access whatever the CPL.
     pub(crate) fn sys_read(&mut self, lin: u32, size: u8) -> Result<u32, Fault> {
-        self.lin_read(lin, size, Access::Read)
+        let mut v = 0;
+        for i in 0..size as u32 {
+            let p = self.translate_as(lin.wrapping_add(i), Access::Read, false)?;
+            v |= self.phys_read(p, 1) << (8 * i);
+        }
+        Ok(v)
     }
 
-    /// Raises #GP(0) or #SS(0) as the segment demands (for explicit checks).
-    pub(crate) fn seg_fault(seg: SegReg) -> Fault {
-        if seg == SegReg::Ss {
-            Fault::SS0
-        } else {
-            Fault::with_code(Vector::GeneralProtection, 0)
+    /// Writes a descriptor table or TSS by linear address (supervisor access).
+    pub(crate) fn sys_write(&mut self, lin: u32, size: u8, value: u32) -> Result<(), Fault> {
+        let mut phys = [0u32; 4];
+        for (i, p) in phys.iter_mut().enumerate().take(size as usize) {
+            *p = self.translate_as(lin.wrapping_add(i as u32), Access::Write, false)?;
         }
+        for (i, p) in phys.iter().enumerate().take(size as usize) {
+            self.phys_write(*p, 1, value >> (8 * i));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a protected-mode segment with these attributes permits `access`: it must be
+/// usable (present), writes need writable data, reads of code need a readable segment.
+#[inline]
+fn type_allows(attrs: u16, access: Access) -> bool {
+    use crate::descriptor::access as a;
+    let acc = attrs as u8;
+    if acc & a::PRESENT == 0 {
+        return false;
+    }
+    let code = acc & a::CODE != 0;
+    match access {
+        Access::Write => !code && acc & a::READ_WRITE != 0,
+        Access::Read => !code || acc & a::READ_WRITE != 0,
+        Access::Execute => true,
     }
 }

@@ -13,6 +13,7 @@ mod data;
 mod interrupt;
 mod muldiv;
 mod operand;
+mod segment;
 mod shift;
 mod string;
 mod system;

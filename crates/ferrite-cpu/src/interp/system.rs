@@ -5,7 +5,7 @@ use super::Exec;
 use crate::fault::{Fault, Vector};
 use crate::flags::Flags;
 use crate::paging::{CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE};
-use crate::state::{SegReg, CPUID_VENDOR};
+use crate::state::CPUID_VENDOR;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 /// CPUID leaf 1 EAX (and EDX after reset): family 6, model 3, stepping 3 — a P6.
@@ -48,16 +48,6 @@ impl Exec<'_> {
         if self.cpu.cpl() != 0 {
             return Err(Fault::GP0);
         }
-        Ok(())
-    }
-
-    /// Loads a segment register. Real mode: base = selector × 16.
-    pub(crate) fn load_segment(&mut self, s: SegReg, selector: u16) -> Result<(), Fault> {
-        if self.cpu.protected_mode() && self.cpu.eflags & Flags::VM == 0 {
-            // Descriptor loading arrives with protected mode; refuse rather than guess.
-            return Err(Fault::with_code(Vector::GeneralProtection, (selector & !3) as u32));
-        }
-        self.cpu.load_seg_real(s, selector);
         Ok(())
     }
 
