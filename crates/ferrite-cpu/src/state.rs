@@ -249,7 +249,9 @@ impl Cpu {
     /// The current privilege level (0 in real mode).
     #[inline]
     pub fn cpl(&self) -> u8 {
-        if self.protected_mode() {
+        if self.eflags & Flags::VM != 0 {
+            3
+        } else if self.protected_mode() {
             (self.seg[SegReg::Cs as usize].selector & 3) as u8
         } else {
             0

@@ -1,5 +1,5 @@
-//! Interrupt and exception delivery: the real-mode IVT (protected-mode IDT delivery
-//! arrives with the protection work).
+//! Interrupt and exception delivery: the real-mode IVT here, the protected-mode IDT in
+//! `idt.rs`.
 
 use super::Exec;
 use crate::fault::{Fault, Vector};
@@ -26,9 +26,7 @@ impl Exec<'_> {
         self.end_block = true;
         self.cpu.halted = false;
         if self.cpu.protected_mode() {
-            // Protected-mode IDT delivery is not implemented yet: treat the IDT as unusable.
-            let _ = error_code;
-            return Err(Fault::with_code(Vector::GeneralProtection, vector as u32 * 8 + 2));
+            return self.deliver_protected(vector, kind, error_code);
         }
         self.deliver_real(vector, kind)
     }

@@ -10,6 +10,7 @@ mod bcd;
 mod bits;
 mod control;
 mod data;
+mod idt;
 mod interrupt;
 mod muldiv;
 mod operand;
