@@ -1,1 +1,240 @@
-//! placeholder
+//! `ferrite-machine` is the PC board: it owns the CPU, guest memory and the devices, wires
+//! the devices to a port bus built from the ports each declares, and runs the guest.
+//!
+//! [`Machine::run`] runs the CPU in slices of [`SLICE_INSNS`] instructions and, between
+//! slices, checks why the CPU came back and whether the host asked it to stop:
+//!
+//! | CPU came back because | the run |
+//! |---|---|
+//! | the guest wrote V to the exit port | stops: [`StopReason::ExitPort`]\(V) |
+//! | HLT, and nothing can wake it (IF = 0, or no interrupt source on the board — none exists yet) | stops: [`StopReason::Halted`] |
+//! | triple fault | resets the machine (CPU reset, A20 opened as at power-on, RAM kept) and goes on; with `no_reboot` stops: [`StopReason::TripleFault`] |
+//! | the `max_insns` budget is used up | stops: [`StopReason::MaxInsns`] |
+//! | the interrupt flag ([`Machine::interrupt_handle`], set by the CLI's Ctrl-C handler) is set | stops: [`StopReason::Interrupted`] |
+//!
+//! [`StopReason::PowerOff`] is reserved for the ACPI device. The budget counts instruction
+//! attempts (a faulting instruction uses budget without retiring), so every guest stops.
+#![deny(missing_docs)]
+
+mod board;
+mod error;
+pub mod port_bus;
+mod summary;
+
+pub use board::DeviceId;
+pub use error::MachineError;
+pub use summary::{
+    RunSummary, StopReason, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF,
+    STATUS_TRIPLE_FAULT,
+};
+
+use board::Board;
+use ferrite_cpu::{Cpu, Flags, RunExit, SegReg};
+use ferrite_devices::debugcon::Debugcon;
+use ferrite_devices::exit_port::ExitPort;
+use ferrite_devices::post_code::{PostCode, POST_PORT};
+use ferrite_mem::PhysMem;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Default guest RAM.
+pub const DEFAULT_RAM_MIB: u32 = 16;
+/// Smallest guest RAM accepted.
+pub const MIN_RAM_MIB: u32 = 1;
+/// Largest guest RAM accepted (the 32-bit space below the PCI/ROM hole).
+pub const MAX_RAM_MIB: u32 = 3584;
+/// Instructions per run slice: how often the run loop looks at stop requests.
+pub const SLICE_INSNS: u64 = 10_000;
+const MIB: usize = 1024 * 1024;
+
+/// What to build. `bios` is required; everything else has a default.
+pub struct MachineConfig {
+    /// Guest RAM in MiB ([`MIN_RAM_MIB`]..=[`MAX_RAM_MIB`]).
+    pub ram_mib: u32,
+    /// The BIOS image: 64, 128 or 256 KiB.
+    pub bios: Vec<u8>,
+    /// Where debug-console output goes (`None` discards it).
+    pub debugcon: Option<Box<dyn Write + Send>>,
+    /// The POST-code port.
+    pub post_port: u16,
+    /// Stop after this many instructions.
+    pub max_insns: Option<u64>,
+    /// Stop on a triple fault instead of resetting.
+    pub no_reboot: bool,
+    /// Log the first access to each unclaimed I/O port on stderr.
+    pub trace: bool,
+}
+
+impl MachineConfig {
+    /// A configuration with `bios` and every default: 16 MiB, debug console discarded,
+    /// POST port 0x80, no instruction limit, reboot on triple fault, no tracing.
+    pub fn new(bios: Vec<u8>) -> Self {
+        MachineConfig {
+            ram_mib: DEFAULT_RAM_MIB,
+            bios,
+            debugcon: None,
+            post_port: POST_PORT,
+            max_insns: None,
+            no_reboot: false,
+            trace: false,
+        }
+    }
+}
+
+/// One PC: CPU, memory and devices.
+pub struct Machine {
+    cpu: Cpu,
+    mem: PhysMem,
+    board: Board,
+    max_insns: Option<u64>,
+    no_reboot: bool,
+    budget_used: u64,
+    resets: u64,
+    interrupt: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("cpu", &self.cpu)
+            .field("mem", &self.mem)
+            .field("budget_used", &self.budget_used)
+            .field("resets", &self.resets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Machine {
+    /// Builds a powered-on machine: RAM, the BIOS mapped below 1 MiB and below 4 GiB, the
+    /// built-in devices, and the CPU at its reset vector.
+    pub fn new(config: MachineConfig) -> Result<Machine, MachineError> {
+        if !(MIN_RAM_MIB..=MAX_RAM_MIB).contains(&config.ram_mib) {
+            return Err(MachineError::RamSize(config.ram_mib));
+        }
+        let mut mem = PhysMem::new(config.ram_mib as usize * MIB)?;
+        mem.load_bios(&config.bios)?;
+        let board = Board::new(
+            Debugcon::new(config.debugcon),
+            ExitPort::new(),
+            PostCode::new(config.post_port),
+            config.trace,
+        )?;
+        Ok(Machine {
+            cpu: Cpu::new(),
+            mem,
+            board,
+            max_insns: config.max_insns,
+            no_reboot: config.no_reboot,
+            budget_used: 0,
+            resets: 0,
+            interrupt: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// A flag that, once set (from any thread or a signal handler), makes [`Machine::run`]
+    /// stop with [`StopReason::Interrupted`] at the next slice boundary.
+    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
+    }
+
+    /// The CPU.
+    pub fn cpu(&self) -> &Cpu {
+        &self.cpu
+    }
+
+    /// Guest physical memory.
+    pub fn mem(&self) -> &PhysMem {
+        &self.mem
+    }
+
+    /// Guest physical memory, mutable (loaders, tests).
+    pub fn mem_mut(&mut self) -> &mut PhysMem {
+        &mut self.mem
+    }
+
+    /// The last POST code.
+    pub fn post_code(&self) -> u8 {
+        self.board.post.last()
+    }
+
+    /// How many times the machine reset itself after a triple fault.
+    pub fn resets(&self) -> u64 {
+        self.resets
+    }
+
+    /// A hardware reset: the CPU back at its reset vector and the A20 gate open, as at
+    /// power-on. RAM and device state are kept (a warm reset).
+    pub fn reset(&mut self) {
+        self.cpu.reset();
+        self.mem.set_a20(true);
+    }
+
+    /// Runs the guest until one of the stop reasons in the crate docs, then flushes the
+    /// debug console and reports where it stopped.
+    pub fn run(&mut self) -> RunSummary {
+        let reason = self.run_until_stop();
+        self.board.debugcon.flush();
+        self.summary(reason)
+    }
+
+    fn run_until_stop(&mut self) -> StopReason {
+        loop {
+            if self.interrupt.swap(false, Ordering::Relaxed) {
+                return StopReason::Interrupted;
+            }
+            let slice = match self.max_insns {
+                Some(max) => match max.saturating_sub(self.budget_used) {
+                    0 => return StopReason::MaxInsns,
+                    left => left.min(SLICE_INSNS),
+                },
+                None => SLICE_INSNS,
+            };
+            let before = self.cpu.insns;
+            let exit = self.cpu.run(&mut self.mem, &mut self.board, slice);
+            let retired = self.cpu.insns.wrapping_sub(before);
+            // Every slice uses at least one unit of budget so a guest that makes no
+            // progress (e.g. resets in a loop) still reaches the limit.
+            self.budget_used += match exit {
+                RunExit::Budget => slice,
+                _ => retired.clamp(1, slice),
+            };
+            match exit {
+                RunExit::Budget => {}
+                RunExit::Stopped => {
+                    if let Some(v) = self.board.exit.take() {
+                        return StopReason::ExitPort(v);
+                    }
+                }
+                RunExit::Halted => {
+                    let can_wake =
+                        self.cpu.eflags & Flags::IF != 0 && self.board.has_interrupt_sources();
+                    if !can_wake {
+                        return StopReason::Halted;
+                    }
+                }
+                RunExit::TripleFault => {
+                    if self.no_reboot {
+                        return StopReason::TripleFault;
+                    }
+                    self.resets += 1;
+                    self.reset();
+                }
+            }
+        }
+    }
+
+    fn summary(&self, reason: StopReason) -> RunSummary {
+        RunSummary {
+            reason,
+            cs: self.cpu.seg[SegReg::Cs as usize].selector,
+            eip: self.cpu.eip,
+            code32: self.cpu.code32(),
+            insns: self.cpu.insns,
+            post: self.board.post.last(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

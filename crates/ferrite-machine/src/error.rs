@@ -1,0 +1,52 @@
+//! Errors building a machine. Each message is one line that names the problem.
+
+use ferrite_mem::MemError;
+use std::fmt;
+
+/// Why [`crate::Machine::new`] refused a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MachineError {
+    /// Guest RAM outside [`crate::MIN_RAM_MIB`]..=[`crate::MAX_RAM_MIB`].
+    RamSize(u32),
+    /// Guest memory could not be set up (mapping failed, BIOS image of the wrong size).
+    Memory(MemError),
+    /// Two devices declared the same I/O port.
+    PortConflict {
+        /// The contested port.
+        port: u16,
+        /// The device that holds it.
+        existing: &'static str,
+        /// The device that was refused.
+        new: &'static str,
+    },
+}
+
+impl fmt::Display for MachineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MachineError::RamSize(mib) => write!(
+                f,
+                "guest RAM size {mib} MiB is out of range (must be {}..={} MiB)",
+                crate::MIN_RAM_MIB,
+                crate::MAX_RAM_MIB
+            ),
+            MachineError::Memory(e) => e.fmt(f),
+            MachineError::PortConflict {
+                port,
+                existing,
+                new,
+            } => write!(
+                f,
+                "I/O port {port:#06x} is claimed by both the {existing} and the {new}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MachineError {}
+
+impl From<MemError> for MachineError {
+    fn from(e: MemError) -> Self {
+        MachineError::Memory(e)
+    }
+}

@@ -1,0 +1,179 @@
+//! Machine tests: tiny BIOS images whose whole program sits in the 16 bytes at the reset
+//! vector, so they need only the simplest instructions.
+
+use super::*;
+use ferrite_devices::debugcon::SharedBuffer;
+
+/// Size of the test BIOS images.
+const ROM_SIZE: usize = 64 * 1024;
+/// Where the reset vector sits in a 64 KiB image (F000:FFF0).
+const RESET_OFFSET: usize = 0xFFF0;
+
+/// A 64 KiB image of HLTs with `code` at the reset vector.
+fn rom(code: &[u8]) -> Vec<u8> {
+    assert!(code.len() <= ROM_SIZE - RESET_OFFSET);
+    let mut image = vec![0xF4; ROM_SIZE];
+    image[RESET_OFFSET..RESET_OFFSET + code.len()].copy_from_slice(code);
+    image
+}
+
+fn machine(code: &[u8], tweak: impl FnOnce(&mut MachineConfig)) -> (Machine, SharedBuffer) {
+    let out = SharedBuffer::new();
+    let mut config = MachineConfig::new(rom(code));
+    config.debugcon = Some(Box::new(out.clone()));
+    config.max_insns = Some(100_000);
+    tweak(&mut config);
+    (Machine::new(config).expect("machine builds"), out)
+}
+
+/// mov al, 'K'; out 0xE9, al; mov al, 5; out 0xF4, al
+const PRINT_AND_EXIT: [u8; 8] = [0xB0, b'K', 0xE6, 0xE9, 0xB0, 0x05, 0xE6, 0xF4];
+/// `lidt cs:[0xFFF8]` (a zero-limit IVT stored at FFF8), then `ud2`: #UD cannot be
+/// delivered, nor #GP, nor #DF — a triple fault.
+const TRIPLE_FAULT: [u8; 14] = [
+    0x2E, 0x0F, 0x01, 0x1E, 0xF8, 0xFF, 0x0F, 0x0B, 0, 0, 0, 0, 0, 0,
+];
+/// `jmp $` — never stops by itself (until the control-flow group lands it faults to a
+/// zero-filled IVT and runs zeros forever, which never stops either).
+const SPIN: [u8; 2] = [0xEB, 0xFE];
+
+#[test]
+fn test_exit_port_stops_run_with_value() {
+    let (mut m, out) = machine(&PRINT_AND_EXIT, |_| {});
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::ExitPort(5));
+    assert_eq!(s.exit_status(), 11);
+    assert_eq!(out.text(), "K");
+    assert_eq!(s.insns, 4);
+    assert_eq!(
+        s.to_string(),
+        "stopped: exit-port at F000:FFF8 insns=4 post=0x00"
+    );
+}
+
+#[test]
+fn test_post_code_and_halt_with_interrupts_off() {
+    // mov al, 0x42; out 0x80, al; cli; hlt
+    let (mut m, _) = machine(&[0xB0, 0x42, 0xE6, 0x80, 0xFA, 0xF4], |_| {});
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::Halted);
+    assert_eq!(s.post, 0x42);
+    assert_eq!(s.exit_status(), 0);
+    assert_eq!((s.cs, s.eip), (0xF000, 0xFFF6));
+}
+
+#[test]
+fn test_halt_with_interrupts_on_but_no_source_is_halted() {
+    // sti; hlt
+    let (mut m, _) = machine(&[0xFB, 0xF4], |_| {});
+    assert_eq!(m.run().reason, StopReason::Halted);
+}
+
+#[test]
+fn test_custom_post_port() {
+    // mov al, 0x77; out 0x84, al; hlt
+    let (mut m, _) = machine(&[0xB0, 0x77, 0xE6, 0x84, 0xF4], |c| c.post_port = 0x84);
+    assert_eq!(m.run().post, 0x77);
+}
+
+#[test]
+fn test_unclaimed_port_reads_all_ones() {
+    // in al, 0x61; out 0xF4, al
+    let (mut m, _) = machine(&[0xE4, 0x61, 0xE6, 0xF4], |c| c.trace = true);
+    assert_eq!(m.run().reason, StopReason::ExitPort(0xFF));
+}
+
+#[test]
+fn test_max_insns_stops_a_spinning_guest() {
+    let (mut m, _) = machine(&SPIN, |c| c.max_insns = Some(25_000));
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::MaxInsns);
+    assert!(s.insns <= 25_000);
+    assert_eq!(s.exit_status(), STATUS_MAX_INSNS);
+}
+
+#[test]
+fn test_zero_budget_stops_before_the_first_instruction() {
+    let (mut m, _) = machine(&PRINT_AND_EXIT, |c| c.max_insns = Some(0));
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::MaxInsns);
+    assert_eq!((s.cs, s.eip, s.insns), (0xF000, 0xFFF0, 0));
+}
+
+#[test]
+fn test_triple_fault_with_no_reboot_stops() {
+    let (mut m, _) = machine(&TRIPLE_FAULT, |c| c.no_reboot = true);
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::TripleFault);
+    assert_eq!(s.exit_status(), STATUS_TRIPLE_FAULT);
+    assert_eq!(m.resets(), 0);
+}
+
+#[test]
+fn test_triple_fault_resets_the_machine() {
+    let (mut m, _) = machine(&TRIPLE_FAULT, |c| c.max_insns = Some(50));
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::MaxInsns);
+    assert!(m.resets() > 1, "resets = {}", m.resets());
+}
+
+#[test]
+fn test_reset_reopens_a20_and_returns_to_reset_vector() {
+    let (mut m, _) = machine(&PRINT_AND_EXIT, |_| {});
+    assert_eq!(m.run().reason, StopReason::ExitPort(5));
+    m.mem_mut().set_a20(false);
+    m.reset();
+    assert!(m.mem().a20());
+    assert_eq!(m.cpu().eip, 0xFFF0);
+    assert_eq!(m.run().reason, StopReason::ExitPort(5));
+}
+
+#[test]
+fn test_interrupt_handle_stops_the_run() {
+    let (mut m, _) = machine(&SPIN, |c| c.max_insns = None);
+    m.interrupt_handle().store(true, Ordering::Relaxed);
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::Interrupted);
+    assert_eq!(s.exit_status(), STATUS_INTERRUPTED);
+    // The flag is consumed: the next run goes on until something else stops it.
+    m.interrupt_handle().store(false, Ordering::Relaxed);
+}
+
+#[test]
+fn test_ram_size_is_validated() {
+    for bad in [0, MAX_RAM_MIB + 1] {
+        let mut config = MachineConfig::new(rom(&PRINT_AND_EXIT));
+        config.ram_mib = bad;
+        let err = Machine::new(config).unwrap_err();
+        assert_eq!(err, MachineError::RamSize(bad));
+        assert!(err.to_string().contains("1..=3584 MiB"), "{err}");
+    }
+}
+
+#[test]
+fn test_bios_of_wrong_size_is_refused() {
+    let err = Machine::new(MachineConfig::new(vec![0; 1000])).unwrap_err();
+    assert!(err.to_string().contains("1000 bytes"), "{err}");
+}
+
+#[test]
+fn test_post_port_conflict_is_refused() {
+    let mut config = MachineConfig::new(rom(&PRINT_AND_EXIT));
+    config.post_port = 0xF4;
+    let err = Machine::new(config).unwrap_err();
+    assert!(
+        matches!(err, MachineError::PortConflict { port: 0xF4, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn test_larger_bios_images_boot() {
+    for size in [128 * 1024, 256 * 1024] {
+        let mut image = vec![0xF4; size];
+        let at = size - ROM_SIZE + RESET_OFFSET;
+        image[at..at + PRINT_AND_EXIT.len()].copy_from_slice(&PRINT_AND_EXIT);
+        let mut m = Machine::new(MachineConfig::new(image)).unwrap();
+        assert_eq!(m.run().reason, StopReason::ExitPort(5));
+    }
+}
