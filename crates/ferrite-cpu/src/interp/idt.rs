@@ -202,3 +202,51 @@ fn ts_fault(f: Fault, sel: u16, ext: u32) -> Fault {
         f
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::run_real_with;
+
+    const GDT: u32 = 0x500;
+    const IDT: u32 = 0x600;
+    const PSEUDO: u32 = 0x580;
+    const HANDLER: u32 = 0x200;
+    const VECTOR: u32 = 0x30;
+
+    /// A GDT with a 16-bit ring-0 code segment at 0x08, an IDT whose vector 0x30 is a
+    /// 16-bit interrupt gate to 0008:0200, the two pseudo-descriptors, and a HLT handler.
+    fn tables(mem: &mut ferrite_mem::PhysMem) {
+        let code16: u64 = 0x0000_9A00_0000_FFFF;
+        mem.write_bytes(GDT + 8, &code16.to_le_bytes());
+        let gate: u64 = (HANDLER as u64) | (0x08 << 16) | (0x86u64 << 40);
+        mem.write_bytes(IDT + VECTOR * 8, &gate.to_le_bytes());
+        mem.write_bytes(PSEUDO, &[0x17, 0x00]);
+        mem.write_bytes(PSEUDO + 2, &GDT.to_le_bytes());
+        mem.write_bytes(PSEUDO + 8, &[0xFF, 0x03]);
+        mem.write_bytes(PSEUDO + 10, &IDT.to_le_bytes());
+        mem.write_bytes(HANDLER, &[0xF4]);
+    }
+
+    #[test]
+    fn test_int_in_protected_mode_goes_through_idt_gate() {
+        let code = [
+            0x0F, 0x01, 0x16, 0x80, 0x05, // lgdt [0x580]
+            0x0F, 0x01, 0x1E, 0x88, 0x05, // lidt [0x588]
+            0x0F, 0x20, 0xC0, // mov eax, cr0
+            0x0C, 0x01, // or al, 1
+            0x0F, 0x22, 0xC0, // mov cr0, eax
+            0xFB, // sti
+            0xCD, 0x30, // int 0x30  (at 0x113)
+            0xF4,
+        ];
+        let (cpu, mem) = run_real_with(&code, tables);
+        assert_eq!(cpu.seg[1].selector, 0x08);
+        assert_eq!(cpu.eip, HANDLER + 1);
+        assert_eq!(cpu.gpr[4], 0x8000 - 6, "16-bit gate pushes three words");
+        let word = |a: u32| u16::from_le_bytes([mem.read_u8(a), mem.read_u8(a + 1)]);
+        assert_eq!(word(0x7FFA), 0x115, "return IP after INT");
+        assert_eq!(word(0x7FFC), 0, "old CS");
+        assert!(word(0x7FFE) & 0x200 != 0, "old FLAGS with IF");
+        assert_eq!(cpu.eflags & 0x200, 0, "interrupt gate clears IF");
+    }
+}
