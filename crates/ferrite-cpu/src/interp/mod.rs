@@ -14,6 +14,7 @@ mod idt;
 mod interrupt;
 mod muldiv;
 mod operand;
+mod protect;
 mod segment;
 mod shift;
 mod string;

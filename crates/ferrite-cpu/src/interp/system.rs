@@ -146,6 +146,9 @@ impl Exec<'_> {
                 self.cpu.cr0 &= !CR0_TS;
                 Ok(())
             }
+            M::Lldt | M::Ltr | M::Sldt | M::Str | M::Lar | M::Lsl | M::Verr | M::Verw | M::Arpl => {
+                self.exec_protect(ins)
+            }
             M::Invd | M::Wbinvd => self.check_cpl0(),
             M::Invlpg => {
                 self.check_cpl0()?;
