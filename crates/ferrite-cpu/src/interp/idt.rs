@@ -32,7 +32,11 @@ impl Exec<'_> {
         kind: IntKind,
         error_code: Option<u32>,
     ) -> Result<(), Fault> {
-        let ext = if kind == IntKind::Software { 0 } else { ERR_EXT };
+        let ext = if kind == IntKind::Software {
+            0
+        } else {
+            ERR_EXT
+        };
         let idt_err = (vector as u32) * 8 + ERR_IDT + ext;
         let gp_idt = Fault::with_code(Vector::GeneralProtection, idt_err);
         if vector as u32 * 8 + 7 > self.cpu.idtr.limit {
@@ -43,7 +47,12 @@ impl Exec<'_> {
         let hi = self.sys_read(addr.wrapping_add(4), 4)? as u64;
         let g = Descriptor::new(lo | hi << 32);
         let ty = g.system_type();
-        if g.is_code_data() || !matches!(ty, gate::INT16 | gate::TRAP16 | gate::INT32 | gate::TRAP32 | gate::TASK) {
+        if g.is_code_data()
+            || !matches!(
+                ty,
+                gate::INT16 | gate::TRAP16 | gate::INT32 | gate::TRAP32 | gate::TASK
+            )
+        {
             return Err(gp_idt);
         }
         if kind == IntKind::Software && g.dpl() < self.cpu.cpl() {
@@ -52,13 +61,38 @@ impl Exec<'_> {
         if !g.present() {
             return Err(Fault::with_code(Vector::SegmentNotPresent, idt_err));
         }
-        if ty == gate::TASK {
-            // Hardware task switching is not implemented yet.
-            return Err(gp_idt);
-        }
         let selector = (lo >> 16) as u16;
+        if ty == gate::TASK {
+            let ret_eip = if kind == IntKind::Exception {
+                self.cpu.cur_eip
+            } else {
+                self.cpu.eip
+            };
+            let gp_sel = Fault::with_code(Vector::GeneralProtection, (selector & !3) as u32 + ext);
+            if selector & 4 != 0 {
+                return Err(gp_sel);
+            }
+            let (d, addr) = self
+                .fetch_descriptor(selector)
+                .map_err(|f| with_ext(f, ext))?;
+            if d.is_code_data() || !matches!(d.system_type(), 0x1 | 0x9) {
+                return Err(gp_sel);
+            }
+            return self.task_switch(
+                selector,
+                d,
+                addr,
+                super::task::SwitchKind::Int,
+                ret_eip,
+                error_code,
+            );
+        }
         let mut offset = (lo as u32 & 0xFFFF) | (hi as u32 & 0xFFFF_0000);
-        let size: u8 = if matches!(ty, gate::INT32 | gate::TRAP32) { 4 } else { 2 };
+        let size: u8 = if matches!(ty, gate::INT32 | gate::TRAP32) {
+            4
+        } else {
+            2
+        };
         if size == 2 {
             offset &= 0xFFFF;
         }
@@ -66,7 +100,9 @@ impl Exec<'_> {
         if selector & !3 == 0 {
             return Err(Fault::with_code(Vector::GeneralProtection, ext));
         }
-        let (cs_desc, cs_addr) = self.fetch_descriptor(selector).map_err(|f| with_ext(f, ext))?;
+        let (cs_desc, cs_addr) = self
+            .fetch_descriptor(selector)
+            .map_err(|f| with_ext(f, ext))?;
         let cpl = self.cpu.cpl();
         if !cs_desc.is_code() || cs_desc.dpl() > cpl {
             return Err(Fault::with_code(Vector::GeneralProtection, sel_err));
@@ -82,7 +118,11 @@ impl Exec<'_> {
         if offset > cs_desc.limit() {
             return Err(Fault::with_code(Vector::GeneralProtection, ext));
         }
-        let ret_eip = if kind == IntKind::Exception { self.cpu.cur_eip } else { self.cpu.eip };
+        let ret_eip = if kind == IntKind::Exception {
+            self.cpu.cur_eip
+        } else {
+            self.cpu.eip
+        };
         let old_cs = self.cpu.seg[SegReg::Cs as usize];
         let old_ss = self.cpu.seg[SegReg::Ss as usize];
         let old_esp = self.cpu.gpr[4];
@@ -110,7 +150,9 @@ impl Exec<'_> {
 
         let (stack_seg, start_sp) = if inner {
             let (ss_sel, esp) = self.tss_stack(new_cpl, ext)?;
-            let (ss_desc, ss_addr) = self.fetch_descriptor(ss_sel).map_err(|f| ts_fault(f, ss_sel, ext))?;
+            let (ss_desc, ss_addr) = self
+                .fetch_descriptor(ss_sel)
+                .map_err(|f| ts_fault(f, ss_sel, ext))?;
             let ts = Fault::with_code(Vector::InvalidTss, (ss_sel & !3) as u32 + ext);
             if ss_sel & !3 == 0
                 || (ss_sel & 3) as u8 != new_cpl
@@ -121,14 +163,21 @@ impl Exec<'_> {
                 return Err(ts);
             }
             if !ss_desc.present() {
-                return Err(Fault::with_code(Vector::StackFault, (ss_sel & !3) as u32 + ext));
+                return Err(Fault::with_code(
+                    Vector::StackFault,
+                    (ss_sel & !3) as u32 + ext,
+                ));
             }
             self.mark_accessed(&ss_desc, ss_addr)?;
             (ss_desc.to_segment(ss_sel), esp)
         } else {
             (old_ss, old_esp)
         };
-        let mask = if stack_seg.is_32() { 0xFFFF_FFFF } else { 0xFFFF };
+        let mask = if stack_seg.is_32() {
+            0xFFFF_FFFF
+        } else {
+            0xFFFF
+        };
         let total = frame.len() as u32 * size as u32;
         let sp = start_sp.wrapping_sub(total) & mask;
         // Probe the whole frame against the new stack's limit before writing.
@@ -140,11 +189,22 @@ impl Exec<'_> {
         for (i, v) in frame.iter().rev().enumerate() {
             let off = sp.wrapping_add(i as u32 * size as u32) & mask;
             if let Err(f) = self.write_mem(SegReg::Ss, off, size, *v) {
-                result = Err(if f.vector == Vector::StackFault as u8 || f.vector == Vector::GeneralProtection as u8 {
-                    Fault::with_code(Vector::StackFault, if inner { (stack_seg.selector & !3) as u32 + ext } else { ext })
-                } else {
-                    f
-                });
+                result = Err(
+                    if f.vector == Vector::StackFault as u8
+                        || f.vector == Vector::GeneralProtection as u8
+                    {
+                        Fault::with_code(
+                            Vector::StackFault,
+                            if inner {
+                                (stack_seg.selector & !3) as u32 + ext
+                            } else {
+                                ext
+                            },
+                        )
+                    } else {
+                        f
+                    },
+                );
                 break;
             }
         }
@@ -159,7 +219,12 @@ impl Exec<'_> {
             Descriptor::new(cs_desc.raw | 1 << 40).to_segment((selector & !3) | new_cpl as u16);
         if v86 {
             for s in [SegReg::Gs, SegReg::Fs, SegReg::Ds, SegReg::Es] {
-                self.cpu.seg[s as usize] = Segment { selector: 0, attrs: 0, base: 0, limit: 0 };
+                self.cpu.seg[s as usize] = Segment {
+                    selector: 0,
+                    attrs: 0,
+                    base: 0,
+                    limit: 0,
+                };
             }
         }
         self.cpu.eip = offset;
@@ -175,8 +240,11 @@ impl Exec<'_> {
         let tr = self.cpu.tr;
         let ts = Fault::with_code(Vector::InvalidTss, (tr.selector & !3) as u32 + ext);
         let tss16 = TSS16_TYPES.contains(&(tr.attrs as u8 & 0xF));
-        let (sp_off, ss_off, sp_size) =
-            if tss16 { (2 + 4 * dpl as u32, 4 + 4 * dpl as u32, 2) } else { (4 + 8 * dpl as u32, 8 + 8 * dpl as u32, 4) };
+        let (sp_off, ss_off, sp_size) = if tss16 {
+            (2 + 4 * dpl as u32, 4 + 4 * dpl as u32, 2)
+        } else {
+            (4 + 8 * dpl as u32, 8 + 8 * dpl as u32, 4)
+        };
         if ss_off + 1 > tr.limit {
             return Err(ts);
         }
@@ -189,7 +257,10 @@ impl Exec<'_> {
 /// Adds the EXT bit to a fault's error code.
 fn with_ext(f: Fault, ext: u32) -> Fault {
     match f.error_code {
-        Some(c) => Fault { error_code: Some(c | ext), ..f },
+        Some(c) => Fault {
+            error_code: Some(c | ext),
+            ..f
+        },
         None => f,
     }
 }

@@ -19,6 +19,7 @@ mod segment;
 mod shift;
 mod string;
 mod system;
+mod task;
 
 use crate::bus::IoBus;
 use crate::decode_cache::Block;

@@ -38,7 +38,11 @@ impl Exec<'_> {
         }
         match ins.mnemonic() {
             M::Sldt | M::Str => {
-                let v = if ins.mnemonic() == M::Sldt { self.cpu.ldtr.selector } else { self.cpu.tr.selector };
+                let v = if ins.mnemonic() == M::Sldt {
+                    self.cpu.ldtr.selector
+                } else {
+                    self.cpu.tr.selector
+                };
                 if ins.op0_kind() == OpKind::Memory {
                     let seg = self.mem_seg(ins);
                     let off = self.ea(ins);
@@ -108,7 +112,12 @@ impl Exec<'_> {
     /// LLDT: a null selector leaves LDTR unusable; otherwise an LDT descriptor in the GDT.
     pub(crate) fn load_ldtr(&mut self, sel: u16) -> Result<(), Fault> {
         if sel & !3 == 0 {
-            self.cpu.ldtr = Segment { selector: sel, attrs: 0, base: 0, limit: 0 };
+            self.cpu.ldtr = Segment {
+                selector: sel,
+                attrs: 0,
+                base: 0,
+                limit: 0,
+            };
             return Ok(());
         }
         let gp = Fault::with_code(Vector::GeneralProtection, (sel & !3) as u32);
@@ -120,7 +129,10 @@ impl Exec<'_> {
             return Err(gp);
         }
         if !d.present() {
-            return Err(Fault::with_code(Vector::SegmentNotPresent, (sel & !3) as u32));
+            return Err(Fault::with_code(
+                Vector::SegmentNotPresent,
+                (sel & !3) as u32,
+            ));
         }
         self.cpu.ldtr = d.to_segment(sel);
         Ok(())
@@ -141,7 +153,10 @@ impl Exec<'_> {
             return Err(gp);
         }
         if !d.present() {
-            return Err(Fault::with_code(Vector::SegmentNotPresent, (sel & !3) as u32));
+            return Err(Fault::with_code(
+                Vector::SegmentNotPresent,
+                (sel & !3) as u32,
+            ));
         }
         let busy = d.access() | sys_type::BUSY_BIT;
         self.sys_write(addr.wrapping_add(5), 1, busy as u32)?;
@@ -181,7 +196,9 @@ impl Exec<'_> {
         if sel & !3 == 0 {
             return false;
         }
-        let Ok((d, _)) = self.fetch_descriptor(sel) else { return false };
+        let Ok((d, _)) = self.fetch_descriptor(sel) else {
+            return false;
+        };
         if !d.is_code_data() {
             return false;
         }
