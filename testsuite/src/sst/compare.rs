@@ -17,6 +17,9 @@ pub struct Masks {
     pub flags: u16,
     /// Per-register masks from the file header (`regs_mask`), all-ones by default.
     pub regs: RegFile,
+    /// The instruction itself pushes FLAGS at the final SS:SP (PUSHF); that word gets
+    /// the FLAGS mask too (see `skips::flags_pushed_at_sp`).
+    pub flags_pushed_at_sp: bool,
 }
 
 impl Default for Masks {
@@ -24,6 +27,7 @@ impl Default for Masks {
         Masks {
             flags: 0xFFFF,
             regs: [0xFFFF; REG_COUNT],
+            flags_pushed_at_sp: false,
         }
     }
 }
@@ -135,19 +139,35 @@ impl fmt::Display for Diff {
     }
 }
 
-/// The mask for the expected byte at `addr`: all-ones, except for the two bytes of a FLAGS
-/// word an exception pushed, which get the FLAGS mask.
-fn ram_mask(test: &TestCase, masks: &Masks, addr: u32) -> u8 {
-    let Some(exc) = test.exception else {
-        return 0xFF;
-    };
-    let word = masks.flags_word();
-    if addr == exc.flag_address {
-        word as u8
-    } else if addr == exc.flag_address.wrapping_add(1) {
-        (word >> 8) as u8
+/// Offset from the final SP of the FLAGS word an exception or interrupt pushes in real
+/// mode (above the pushed IP and CS).
+const EXCEPTION_FLAGS_SP_OFFSET: u16 = 4;
+
+/// The physical addresses of the low and high byte of a pushed FLAGS word whose mask must
+/// be applied: the one an exception pushed (at SS:SP+4 after delivery), or the one PUSHF
+/// pushed (at SS:SP). Derived from the final SS:SP rather than the test's `flag_address`,
+/// which is the word-aligned bus address and so one byte low when SP is odd.
+pub fn pushed_flags_bytes(test: &TestCase, masks: &Masks) -> Option<(u32, u32)> {
+    let offset = if test.exception.is_some() {
+        EXCEPTION_FLAGS_SP_OFFSET
+    } else if masks.flags_pushed_at_sp {
+        0
     } else {
-        0xFF
+        return None;
+    };
+    let ss_base = (test.expected(Reg::Ss) as u32) << 4;
+    let sp = test.expected(Reg::Sp).wrapping_add(offset);
+    Some((ss_base + sp as u32, ss_base + sp.wrapping_add(1) as u32))
+}
+
+/// The mask for the expected byte at `addr`: all-ones, except for the two bytes of a
+/// pushed FLAGS word (see [`pushed_flags_bytes`]), which get the FLAGS mask.
+fn ram_mask(flags_bytes: Option<(u32, u32)>, masks: &Masks, addr: u32) -> u8 {
+    let word = masks.flags_word();
+    match flags_bytes {
+        Some((lo, _)) if addr == lo => word as u8,
+        Some((_, hi)) if addr == hi => (word >> 8) as u8,
+        _ => 0xFF,
     }
 }
 
@@ -174,8 +194,9 @@ pub fn compare(
             });
         }
     }
+    let flags_bytes = pushed_flags_bytes(test, masks);
     for &(addr, expected) in &test.final_ram {
-        let mask = ram_mask(test, masks, addr);
+        let mask = ram_mask(flags_bytes, masks, addr);
         let got = read(addr);
         if (expected ^ got) & mask != 0 {
             diffs.push(Diff::Ram {
@@ -269,6 +290,9 @@ mod tests {
     #[test]
     fn ram_bytes_and_pushed_flags_mask() {
         let mut t = test_case();
+        // Final SS:SP = 0x0040:0x00FC, so an exception's FLAGS word is at 0x500.
+        t.final_regs[Reg::Ss as usize] = Some(0x0040);
+        t.final_regs[Reg::Sp as usize] = Some(0x00FC);
         t.final_ram = vec![(0x500, 0x13), (0x501, 0x00), (0x600, 0xAA)];
         let o = observed_from(&t);
         let masks = Masks {
@@ -288,6 +312,15 @@ mod tests {
             flag_address: 0x500,
         });
         assert!(compare(&t, &masks, &o, mem).is_empty());
+        // PUSHF: the same word at SS:SP itself.
+        t.exception = None;
+        t.final_regs[Reg::Sp as usize] = Some(0x0100);
+        let o = observed_from(&t);
+        let pushf = Masks { flags_pushed_at_sp: true, ..masks };
+        assert!(compare(&t, &pushf, &o, mem).is_empty());
+        t.exception = Some(ExceptionInfo { number: 0, flag_address: 0x500 });
+        t.final_regs[Reg::Sp as usize] = Some(0x00FC);
+        let o = observed_from(&t);
         // Other bytes are still compared in full.
         let bad = |a: u32| if a == 0x600 { 0xAB } else { mem(a) };
         let d = compare(&t, &masks, &o, bad);
@@ -300,6 +333,19 @@ mod tests {
                 mask: 0xFF
             }]
         );
+    }
+
+    #[test]
+    fn pushed_flags_follow_the_stack_not_the_bus_address() {
+        let mut t = test_case();
+        // SP odd: the FLAGS word straddles an aligned word; flag_address is one byte low.
+        t.final_regs[Reg::Ss as usize] = Some(0x1000);
+        t.final_regs[Reg::Sp as usize] = Some(0x0011);
+        t.exception = Some(ExceptionInfo { number: 13, flag_address: 0x10014 });
+        assert_eq!(pushed_flags_bytes(&t, &Masks::default()), Some((0x10015, 0x10016)));
+        // And the offset wraps inside the stack segment.
+        t.final_regs[Reg::Sp as usize] = Some(0xFFFB);
+        assert_eq!(pushed_flags_bytes(&t, &Masks::default()), Some((0x1FFFF, 0x10000)));
     }
 
     #[test]

@@ -68,10 +68,10 @@ pub struct FormResult {
     pub passed: u64,
     /// Tests that did not.
     pub failed: u64,
-    /// Tests on the skip list, with the reason of the first.
+    /// Tests on the skip list.
     pub skipped: u64,
-    /// The skip reason, when any test was skipped.
-    pub skip_reason: Option<&'static str>,
+    /// How many tests each skip reason covered, in first-seen order.
+    pub skip_reasons: Vec<(&'static str, u64)>,
     /// The first few failures (all of them when verbose).
     pub failures: Vec<FailedTest>,
     /// A problem reading the file; its tests after the problem were not run.
@@ -284,6 +284,7 @@ fn run_form_inner(
     let masks = Masks {
         flags: meta.form(&result.form).flags_mask,
         regs: header.regs_mask,
+        flags_pushed_at_sp: skips::flags_pushed_at_sp(&result.form),
     };
     for (n, line) in lines.enumerate() {
         let line = line.map_err(read_err)?;
@@ -294,7 +295,10 @@ fn run_form_inner(
             parse_test(&line).map_err(|e| format!("{} line {}: {e}", path.display(), n + 2))?;
         if let Some(reason) = skips::skip_reason(&result.form, &test) {
             result.skipped += 1;
-            result.skip_reason.get_or_insert(reason);
+            match result.skip_reasons.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += 1,
+                None => result.skip_reasons.push((reason, 1)),
+            }
             continue;
         }
         match worker.run(&test, &masks) {

@@ -166,13 +166,9 @@ pub fn markdown(r: &SuiteResult, command: &str) -> String {
         let _ = writeln!(out, "| form | skipped | reason |");
         let _ = writeln!(out, "|---|---:|---|");
         for f in skipped {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                cell(&f.form),
-                f.skipped,
-                cell(f.skip_reason.unwrap_or(""))
-            );
+            for (reason, n) in &f.skip_reasons {
+                let _ = writeln!(out, "| {} | {} | {} |", cell(&f.form), n, cell(reason));
+            }
         }
     }
     out
