@@ -1,1 +1,266 @@
-fn main() {}
+//! `ferrite` is the command-line front end of the ferrite PC emulator. It parses the
+//! options (clap), loads the BIOS image (or the built-in demo ROM when started with no
+//! arguments), builds a [`ferrite_machine::Machine`], runs it, and reports how the run
+//! ended: one `ferrite: stopped: ...` line on stderr and an exit status per stop reason
+//! (see [`cli::EXIT_STATUS_HELP`]).
+//!
+//! Everything that can go wrong with the host's input — a missing, unreadable or
+//! wrong-size image, a bad option — ends as one `ferrite: error: ...` line and a non-zero
+//! status, never a panic.
+#![deny(missing_docs)]
+
+mod cli;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+use cli::{Cli, Command, RunArgs, Sink};
+use ferrite_machine::{Machine, MachineConfig};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// The demo ROM built from `roms/demo.asm`, run when ferrite starts with no arguments.
+const DEMO_ROM: &[u8] = include_bytes!("../../../roms/bin/demo.bin");
+/// Exit status when ferrite itself cannot start the run.
+const STATUS_ERROR: i32 = 1;
+/// Exit status for a usage error (as clap uses).
+const STATUS_USAGE: i32 = 2;
+/// Exit status of a second Ctrl-C, which quits without waiting for the run loop.
+const STATUS_SIGINT: i32 = 130;
+/// The largest image read from a non-regular file (e.g. a pipe) before the size check.
+const MAX_IMAGE_READ: u64 = 256 * 1024;
+
+fn main() {
+    install_panic_hook();
+    let status = match run_cli() {
+        Ok(status) => status,
+        Err(message) => {
+            eprintln!("ferrite: error: {message}");
+            STATUS_ERROR
+        }
+    };
+    std::process::exit(status);
+}
+
+/// A panic is a ferrite bug: report it on one line, without a backtrace.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "ferrite: internal error: {}{at} (this is a ferrite bug; please report it)",
+            msg.replace('\n', " ")
+        );
+    }));
+}
+
+/// Parses the command line and runs; returns the process exit status.
+fn run_cli() -> Result<i32, String> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Ok(report_usage(e)),
+    };
+    let args = match cli.command {
+        Some(Command::Run(args)) => args,
+        None => match Cli::try_parse_from(["ferrite", "run"]) {
+            Ok(Cli {
+                command: Some(Command::Run(args)),
+            }) => args,
+            _ => return Err("cannot build the default run options".into()),
+        },
+    };
+    run(args)
+}
+
+/// Prints help/version as clap does; turns any other clap error into one line.
+fn report_usage(e: clap::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("ferrite: error: {first} (see 'ferrite --help' or 'ferrite run --help')");
+            STATUS_USAGE
+        }
+    }
+}
+
+/// Builds the machine from `args`, runs it and reports the stop.
+fn run(args: RunArgs) -> Result<i32, String> {
+    let bios = match &args.bios {
+        Some(path) => read_bios(path)?,
+        None => DEMO_ROM.to_vec(),
+    };
+    let last_out = Arc::new(AtomicU8::new(b'\n'));
+    let debugcon = open_sink(&args.debugcon, "debug console", &last_out)?;
+    let _ = (&args.engine, &args.display, &args.serial); // one choice each for now
+    let config = MachineConfig {
+        ram_mib: args.ram_mib,
+        bios,
+        debugcon,
+        post_port: args.post_port,
+        max_insns: args.max_insns,
+        no_reboot: args.no_reboot,
+        trace: args.trace,
+    };
+    let mut machine = Machine::new(config).map_err(|e| e.to_string())?;
+    install_ctrl_c(machine.interrupt_handle());
+    let summary = machine.run();
+    let mut stdout = std::io::stdout();
+    if stdout.is_terminal() && last_out.load(Ordering::Relaxed) != b'\n' {
+        // Start the summary on a fresh line when guest output and stderr share a terminal.
+        let _ = stdout.write_all(b"\n");
+    }
+    let _ = stdout.flush();
+    if args.dump_regs {
+        eprint!("{}", ferrite_debug::dump(machine.cpu(), machine.mem()));
+    }
+    eprintln!("ferrite: {summary}");
+    Ok(summary.exit_status())
+}
+
+/// The first Ctrl-C asks the run loop to stop; a second one quits at once.
+fn install_ctrl_c(flag: Arc<AtomicBool>) {
+    let presses = AtomicU32::new(0);
+    let installed = ctrlc::set_handler(move || {
+        if presses.fetch_add(1, Ordering::Relaxed) > 0 {
+            std::process::exit(STATUS_SIGINT);
+        }
+        flag.store(true, Ordering::Relaxed);
+    });
+    if let Err(e) = installed {
+        eprintln!("ferrite: warning: Ctrl-C will not stop the run cleanly: {e}");
+    }
+}
+
+/// An I/O error's reason without Rust's "(os error N)" suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// Reads a BIOS image, refusing sizes other than 64/128/256 KiB with a message naming
+/// the file. Non-regular files are read only up to the largest valid size.
+fn read_bios(path: &Path) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let cannot = |e: std::io::Error| format!("cannot read BIOS image {shown}: {}", io_reason(&e));
+    let file = File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if meta.is_dir() {
+        return Err(format!("cannot read BIOS image {shown}: Is a directory"));
+    }
+    let mut image = Vec::new();
+    file.take(MAX_IMAGE_READ + 1)
+        .read_to_end(&mut image)
+        .map_err(cannot)?;
+    let len = if meta.is_file() {
+        meta.len()
+    } else {
+        image.len() as u64
+    };
+    if !ferrite_mem::BIOS_SIZES.iter().any(|&s| s as u64 == len) {
+        let size = if !meta.is_file() && len > MAX_IMAGE_READ {
+            "more than 256 KiB".to_string()
+        } else {
+            format!("{len} bytes")
+        };
+        return Err(format!(
+            "BIOS image {shown} is {size}; it must be exactly 64, 128 or 256 KiB"
+        ));
+    }
+    Ok(image)
+}
+
+/// Standard output that remembers the last byte written through it.
+struct TrackedStdout {
+    last: Arc<AtomicU8>,
+}
+
+impl Write for TrackedStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = std::io::stdout().write(buf)?;
+        if n > 0 {
+            self.last.store(buf[n - 1], Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
+
+/// Opens an output sink; files are created (or truncated) now so a bad path fails early.
+/// Bytes sent to stdout update `last_out`.
+fn open_sink(
+    sink: &Sink,
+    what: &str,
+    last_out: &Arc<AtomicU8>,
+) -> Result<Option<Box<dyn Write + Send>>, String> {
+    Ok(match sink {
+        Sink::None => None,
+        Sink::Stdio => Some(Box::new(TrackedStdout {
+            last: last_out.clone(),
+        })),
+        Sink::File(path) => {
+            let file = File::create(path).map_err(|e| {
+                format!(
+                    "cannot create {what} file {}: {}",
+                    path.display(),
+                    io_reason(&e)
+                )
+            })?;
+            Some(Box::new(BufWriter::new(file)))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_demo_rom_is_a_valid_bios_size() {
+        assert_eq!(DEMO_ROM.len(), 64 * 1024);
+    }
+
+    #[test]
+    fn test_io_reason_drops_os_error_suffix() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(io_reason(&e), "No such file or directory");
+    }
+
+    #[test]
+    fn test_read_bios_errors_name_the_file() {
+        let err = read_bios(Path::new("/nonexistent/bios.bin")).unwrap_err();
+        assert_eq!(
+            err,
+            "cannot read BIOS image /nonexistent/bios.bin: No such file or directory"
+        );
+        let err = read_bios(Path::new("/")).unwrap_err();
+        assert!(err.contains("Is a directory"), "{err}");
+    }
+
+    #[test]
+    fn test_read_bios_caps_endless_files() {
+        let err = read_bios(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("more than 256 KiB"), "{err}");
+    }
+}

@@ -1,0 +1,229 @@
+//! The command line: clap definitions and the parsers for option values. Every value is
+//! checked here, so a bad one is a one-line usage error before any machine is built.
+
+use clap::{Args, Parser, Subcommand};
+use ferrite_machine::{DEFAULT_RAM_MIB, MAX_RAM_MIB, MIN_RAM_MIB};
+use std::path::PathBuf;
+
+/// Exit statuses, shown by `ferrite run --help` and kept in step with the README.
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status (the run ends with one line on stderr:
+`ferrite: stopped: REASON at CS:EIP insns=N post=0xNN`):
+  (V<<1)|1  exit-port     the guest wrote V to port 0xF4 (isa-debug-exit; low 8 bits, always odd)
+  0         halted        HLT with interrupts off, or with no interrupt source to wake the CPU
+  0         poweroff      the guest switched the machine off (reserved for ACPI)
+  4         triple-fault  the CPU shut down and --no-reboot was given (else the machine resets)
+  124       max-insns     the --max-insns budget ran out
+  130       interrupted   Ctrl-C (press it twice to quit at once)
+  1         ferrite could not start: unreadable or wrong-size BIOS image, unwritable output file
+  2         usage error: unknown option or bad option value";
+
+/// ferrite — a full-system x86 PC emulator.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferrite",
+    version,
+    about = "ferrite - a full-system x86 PC emulator",
+    after_help = "With no command, ferrite boots its built-in demo ROM (the same as `ferrite run`)."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Boot a PC from a BIOS image and run it until it stops
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Run(RunArgs),
+}
+
+/// Options of `ferrite run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// BIOS image (64, 128 or 256 KiB), mapped to end at 0xFFFFF and 0xFFFFFFFF
+    /// [default: the built-in demo ROM]
+    #[arg(long, value_name = "FILE")]
+    pub bios: Option<PathBuf>,
+
+    /// Guest RAM in MiB (1..=3584)
+    #[arg(short = 'm', long = "memory", value_name = "MiB",
+          default_value_t = DEFAULT_RAM_MIB, value_parser = parse_ram_mib)]
+    pub ram_mib: u32,
+
+    /// Execution engine: `interp` (the interpreter; `jit` arrives with the translator)
+    #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = parse_engine)]
+    pub engine: Engine,
+
+    /// Where the debug console (port 0xE9) writes
+    #[arg(long, value_name = "stdio|none|file:PATH", default_value = "stdio",
+          value_parser = parse_sink)]
+    pub debugcon: Sink,
+
+    /// Port whose last written byte is kept as the POST code (decimal or 0x hex)
+    #[arg(long, value_name = "PORT", default_value = "0x80", value_parser = parse_port)]
+    pub post_port: u16,
+
+    /// Stop after N instructions (exit status 124)
+    #[arg(long, value_name = "N")]
+    pub max_insns: Option<u64>,
+
+    /// On a triple fault stop (exit status 4) instead of resetting the machine
+    #[arg(long)]
+    pub no_reboot: bool,
+
+    /// Display: `none` (headless; the `window` display arrives with the platform work)
+    #[arg(long, value_name = "none", default_value = "none", value_parser = parse_display)]
+    pub display: Display,
+
+    /// Where the first serial port writes (accepted now; live once the UART exists)
+    #[arg(long, value_name = "none|stdio|file:PATH", default_value = "none",
+          value_parser = parse_sink)]
+    pub serial: Sink,
+
+    /// After the run, print the registers and the next instruction on stderr
+    #[arg(long)]
+    pub dump_regs: bool,
+
+    /// Log unusual guest events on stderr (now: the first access to each unclaimed I/O port)
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// An execution engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The interpreter.
+    Interp,
+}
+
+/// A display back end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// No display (headless).
+    None,
+}
+
+/// Where a character device's output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// The host's standard output.
+    Stdio,
+    /// Discarded.
+    None,
+    /// A file, created or truncated.
+    File(PathBuf),
+}
+
+fn parse_ram_mib(s: &str) -> Result<u32, String> {
+    let mib: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of MiB"))?;
+    if !(MIN_RAM_MIB as u64..=MAX_RAM_MIB as u64).contains(&mib) {
+        return Err(format!(
+            "guest RAM must be {MIN_RAM_MIB}..={MAX_RAM_MIB} MiB"
+        ));
+    }
+    Ok(mib as u32)
+}
+
+fn parse_engine(s: &str) -> Result<Engine, String> {
+    match s {
+        "interp" => Ok(Engine::Interp),
+        "jit" => Err("the jit engine arrives with the translator; use 'interp'".into()),
+        _ => Err("unknown engine; the only engine is 'interp'".into()),
+    }
+}
+
+fn parse_display(s: &str) -> Result<Display, String> {
+    match s {
+        "none" => Ok(Display::None),
+        "window" => Err("the window display arrives with the platform work; use 'none'".into()),
+        _ => Err("unknown display; the only display is 'none'".into()),
+    }
+}
+
+fn parse_sink(s: &str) -> Result<Sink, String> {
+    match s {
+        "stdio" => Ok(Sink::Stdio),
+        "none" => Ok(Sink::None),
+        _ => match s.strip_prefix("file:") {
+            Some("") => Err("file: needs a path, e.g. file:out.txt".into()),
+            Some(path) => Ok(Sink::File(PathBuf::from(path))),
+            None => Err("expected stdio, none or file:PATH".into()),
+        },
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    let t = s.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16),
+        None => t.parse::<u16>(),
+    };
+    parsed.map_err(|_| "expected an I/O port 0..=65535 (decimal or 0x hex)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn test_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn test_parse_ram_bounds() {
+        assert_eq!(parse_ram_mib("1"), Ok(1));
+        assert_eq!(parse_ram_mib("3584"), Ok(3584));
+        assert!(parse_ram_mib("0").is_err());
+        assert!(parse_ram_mib("3585").is_err());
+        assert!(parse_ram_mib("99999999999999999999").is_err());
+        assert!(parse_ram_mib("lots").is_err());
+    }
+
+    #[test]
+    fn test_parse_sink_forms() {
+        assert_eq!(parse_sink("stdio"), Ok(Sink::Stdio));
+        assert_eq!(parse_sink("none"), Ok(Sink::None));
+        assert_eq!(parse_sink("file:a/b.txt"), Ok(Sink::File("a/b.txt".into())));
+        assert!(parse_sink("file:").is_err());
+        assert!(parse_sink("tcp:1234").is_err());
+    }
+
+    #[test]
+    fn test_parse_port_hex_and_decimal() {
+        assert_eq!(parse_port("0x80"), Ok(0x80));
+        assert_eq!(parse_port("0X3F8"), Ok(0x3F8));
+        assert_eq!(parse_port("128"), Ok(128));
+        assert!(parse_port("0x10000").is_err());
+        assert!(parse_port("-1").is_err());
+    }
+
+    #[test]
+    fn test_engine_and_display_choices() {
+        assert_eq!(parse_engine("interp"), Ok(Engine::Interp));
+        assert!(parse_engine("jit").unwrap_err().contains("translator"));
+        assert!(parse_engine("qemu").is_err());
+        assert_eq!(parse_display("none"), Ok(Display::None));
+        assert!(parse_display("window").is_err());
+    }
+
+    #[test]
+    fn test_run_defaults() {
+        let cli = Cli::try_parse_from(["ferrite", "run"]).unwrap();
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("no run")
+        };
+        assert_eq!(args.ram_mib, DEFAULT_RAM_MIB);
+        assert_eq!(args.post_port, 0x80);
+        assert_eq!(args.debugcon, Sink::Stdio);
+        assert_eq!(args.serial, Sink::None);
+        assert!(args.bios.is_none() && args.max_insns.is_none() && !args.no_reboot);
+    }
+}

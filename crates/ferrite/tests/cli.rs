@@ -1,0 +1,323 @@
+//! End-to-end tests of the `ferrite` binary: the built-in demo, the project's ROMs, every
+//! stop reason reachable today, and bad input (which must give one error line, a non-zero
+//! status and no panic).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Where the committed ROM images live.
+fn rom(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../roms/bin")
+        .join(name)
+}
+
+/// A scratch path for this test.
+fn scratch(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-{name}", std::process::id()))
+}
+
+fn ferrite(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(args)
+        .output()
+        .expect("the ferrite binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The process ended by itself, with no panic text.
+fn assert_no_panic(o: &Output) {
+    let err = stderr(o);
+    assert!(
+        !err.contains("panicked")
+            && !err.contains("RUST_BACKTRACE")
+            && !err.contains("internal error"),
+        "{err}"
+    );
+    assert!(
+        o.status.code().is_some(),
+        "killed by a signal: {:?}",
+        o.status
+    );
+}
+
+/// A usage or start-up error: exactly one `ferrite: error:` line, the given status.
+fn assert_error_line(o: &Output, status: i32, needle: &str) {
+    assert_no_panic(o);
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(status), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("ferrite: error: "), "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err}");
+}
+
+/// The last stderr line: the run summary.
+fn summary(o: &Output) -> String {
+    stderr(o).lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn test_no_args_runs_demo_and_halts_with_status_0() {
+    let o = ferrite(&[]);
+    assert_no_panic(&o);
+    let out = stdout(&o);
+    assert!(out.starts_with("ferrite demo ROM"), "{out}");
+    assert!(out.contains("primes below 100: 2 3 5 7 11 13"), "{out}");
+    assert!(out.contains("count 25, sum 1060"), "{out}");
+    assert!(
+        summary(&o).starts_with("ferrite: stopped: halted at F000:"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(summary(&o).ends_with("post=0xDD"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn test_smoke_rom_prints_and_exits_through_exit_port() {
+    let o = ferrite(&["run", "--bios", rom("smoke.bin").to_str().unwrap()]);
+    assert_no_panic(&o);
+    assert_eq!(
+        stdout(&o),
+        "ferrite smoke: real mode up\nferrite smoke ok\n"
+    );
+    let line = summary(&o);
+    assert!(
+        line.starts_with("ferrite: stopped: exit-port at F000:"),
+        "{line}"
+    );
+    assert!(line.ends_with("post=0x04"), "{line}");
+    assert_eq!(o.status.code(), Some((0x10 << 1) | 1));
+}
+
+#[test]
+fn test_summary_line_format() {
+    let o = ferrite(&["run", "--max-insns", "0"]);
+    assert_eq!(
+        summary(&o),
+        "ferrite: stopped: max-insns at F000:FFF0 insns=0 post=0x00"
+    );
+}
+
+#[test]
+fn test_max_insns_stops_the_demo() {
+    let o = ferrite(&["run", "--max-insns", "100"]);
+    assert_no_panic(&o);
+    let line = summary(&o);
+    assert!(
+        line.starts_with("ferrite: stopped: max-insns at "),
+        "{line}"
+    );
+    let insns: u64 = line
+        .split("insns=")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(insns <= 100, "{line}");
+    assert_eq!(o.status.code(), Some(124));
+}
+
+#[test]
+fn test_triple_fault_with_no_reboot() {
+    let o = ferrite(&[
+        "run",
+        "--bios",
+        rom("triple.bin").to_str().unwrap(),
+        "--no-reboot",
+    ]);
+    assert_no_panic(&o);
+    let line = summary(&o);
+    assert!(
+        line.starts_with("ferrite: stopped: triple-fault at F000:"),
+        "{line}"
+    );
+    assert!(line.ends_with("post=0x7F"), "{line}");
+    assert_eq!(o.status.code(), Some(4));
+}
+
+#[test]
+fn test_triple_fault_without_no_reboot_keeps_resetting() {
+    let o = ferrite(&[
+        "run",
+        "--bios",
+        rom("triple.bin").to_str().unwrap(),
+        "--max-insns",
+        "300",
+    ]);
+    assert_no_panic(&o);
+    assert!(
+        summary(&o).starts_with("ferrite: stopped: max-insns"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn test_debugcon_to_file_and_none() {
+    let path = scratch("debugcon.txt");
+    let spec = format!("file:{}", path.display());
+    let o = ferrite(&[
+        "run",
+        "--bios",
+        rom("smoke.bin").to_str().unwrap(),
+        "--debugcon",
+        &spec,
+    ]);
+    assert_no_panic(&o);
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "ferrite smoke: real mode up\nferrite smoke ok\n"
+    );
+    let _ = std::fs::remove_file(&path);
+
+    let o = ferrite(&["run", "--debugcon", "none"]);
+    assert_eq!(stdout(&o), "");
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn test_dump_regs_prints_registers_and_next_instruction() {
+    let o = ferrite(&[
+        "run",
+        "--max-insns",
+        "50",
+        "--dump-regs",
+        "--debugcon",
+        "none",
+    ]);
+    let err = stderr(&o);
+    assert!(err.contains("EAX="), "{err}");
+    assert!(err.contains("CS  =F000 base=000F0000"), "{err}");
+    assert!(err.contains("next: F000:"), "{err}");
+    assert!(
+        summary(&o).starts_with("ferrite: stopped: max-insns"),
+        "{err}"
+    );
+}
+
+#[test]
+fn test_accepted_options() {
+    let o = ferrite(&[
+        "run",
+        "-m",
+        "32",
+        "--engine",
+        "interp",
+        "--display",
+        "none",
+        "--serial",
+        "stdio",
+        "--post-port",
+        "0x84",
+        "--debugcon",
+        "none",
+        "--trace",
+    ]);
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The demo writes its POST codes to 0x80, which is now unclaimed.
+    assert!(summary(&o).ends_with("post=0x00"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unclaimed I/O port 0x0080"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn test_missing_bios_is_one_error_line() {
+    let o = ferrite(&["run", "--bios", "/nonexistent"]);
+    assert_error_line(
+        &o,
+        1,
+        "cannot read BIOS image /nonexistent: No such file or directory",
+    );
+}
+
+#[test]
+fn test_bios_of_wrong_size_is_refused() {
+    let path = scratch("short.bin");
+    std::fs::write(&path, [0u8; 1000]).unwrap();
+    let o = ferrite(&["run", "--bios", path.to_str().unwrap()]);
+    assert_error_line(
+        &o,
+        1,
+        "is 1000 bytes; it must be exactly 64, 128 or 256 KiB",
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn test_directory_as_bios_is_refused() {
+    let o = ferrite(&["run", "--bios", env!("CARGO_MANIFEST_DIR")]);
+    assert_error_line(&o, 1, "Is a directory");
+}
+
+#[test]
+fn test_unwritable_debugcon_file_is_refused() {
+    let o = ferrite(&["run", "--debugcon", "file:/nonexistent/dir/out.txt"]);
+    assert_error_line(
+        &o,
+        1,
+        "cannot create debug console file /nonexistent/dir/out.txt",
+    );
+}
+
+#[test]
+fn test_post_port_conflict_is_refused() {
+    let o = ferrite(&["run", "--post-port", "0xF4"]);
+    assert_error_line(&o, 1, "I/O port 0x00f4 is claimed by both");
+}
+
+#[test]
+fn test_usage_errors_are_one_line_with_status_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--frobnicate"],
+            "unexpected argument '--frobnicate'",
+        ),
+        (&["bogus"], "unrecognized subcommand 'bogus'"),
+        (&["run", "--engine", "jit"], "translator"),
+        (&["run", "--engine", "qemu"], "only engine is 'interp'"),
+        (&["run", "-m", "0"], "1..=3584 MiB"),
+        (&["run", "-m", "4096"], "1..=3584 MiB"),
+        (&["run", "--display", "window"], "platform"),
+        (&["run", "--debugcon", "tcp:1"], "stdio, none or file:PATH"),
+        (&["run", "--serial", "file:"], "needs a path"),
+        (&["run", "--post-port", "70000"], "0..=65535"),
+        (&["run", "--max-insns", "many"], "--max-insns"),
+        (&["run", "--bios"], "--bios"),
+    ];
+    for (args, needle) in cases {
+        let o = ferrite(args);
+        assert_error_line(&o, 2, needle);
+    }
+}
+
+#[test]
+fn test_run_help_documents_exit_statuses() {
+    let o = ferrite(&["run", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    for needle in [
+        "--bios",
+        "--max-insns",
+        "--no-reboot",
+        "--dump-regs",
+        "Exit status",
+        "triple-fault",
+        "124",
+        "130",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from:\n{out}");
+    }
+}

@@ -1,0 +1,60 @@
+//! The committed ROM images in `roms/bin/` must be exactly what `nasm` builds from the
+//! sources in `roms/`. The test needs nasm; `./scripts/setup` installs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every ROM source and its committed image.
+const ROMS: [&str; 3] = ["smoke", "demo", "triple"];
+
+fn roms_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms")
+}
+
+fn nasm_available() -> bool {
+    Command::new("nasm")
+        .arg("-v")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn assemble(src: &Path, out: &Path) -> Vec<u8> {
+    let o = Command::new("nasm")
+        .args(["-f", "bin", "-w+all", "-o"])
+        .arg(out)
+        .arg(src)
+        .output()
+        .expect("nasm runs");
+    assert!(
+        o.status.success(),
+        "nasm failed on {}:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read(out).expect("nasm wrote its output")
+}
+
+#[test]
+fn test_committed_roms_match_their_sources() {
+    if !nasm_available() {
+        panic!(
+            "\n\n*** nasm is not installed, so the ROMs in roms/ cannot be checked. ***\n\
+             *** Install it with ./scripts/setup (or: sudo apt-get install -y nasm). ***\n\n"
+        );
+    }
+    for name in ROMS {
+        let src = roms_dir().join(format!("{name}.asm"));
+        let committed = std::fs::read(roms_dir().join(format!("bin/{name}.bin")))
+            .expect("committed image exists");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}.bin", std::process::id()));
+        let built = assemble(&src, &out);
+        let _ = std::fs::remove_file(&out);
+        assert_eq!(built.len(), 64 * 1024, "{name}: a BIOS image is 64 KiB");
+        assert!(
+            built == committed,
+            "roms/bin/{name}.bin is stale: run roms/build.sh and commit the result"
+        );
+    }
+}

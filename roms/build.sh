@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Reassembles every ROM in roms/ into roms/bin/NAME.bin (64 KiB BIOS images).
+# The binaries are committed; a test checks they match their sources.
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v nasm >/dev/null 2>&1; then
+    echo "roms/build.sh: nasm is not installed; run ./scripts/setup (or: apt-get install nasm)" >&2
+    exit 1
+fi
+mkdir -p bin
+for src in *.asm; do
+    out="bin/${src%.asm}.bin"
+    nasm -f bin -w+all -o "$out" "$src"
+    echo "built $out ($(stat -c %s "$out") bytes)"
+done
