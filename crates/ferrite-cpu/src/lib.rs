@@ -24,7 +24,7 @@ pub use fault::{Fault, Vector};
 pub use flags::Flags;
 pub use interp::RunExit;
 pub use soft_tlb::MmuStats;
-pub use state::{Cpu, Gpr, SegReg, Segment, TableReg, CPUID_VENDOR};
+pub use state::{Cpu, FaultRecord, Gpr, SegReg, Segment, TableReg, CPUID_VENDOR};
 
 #[cfg(test)]
 mod tests;

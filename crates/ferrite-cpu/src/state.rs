@@ -96,6 +96,19 @@ pub struct TableReg {
     pub limit: u32,
 }
 
+/// Where and what the last exception raised by an instruction was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultRecord {
+    /// The exception.
+    pub fault: crate::Fault,
+    /// CS selector of the faulting instruction.
+    pub cs: u16,
+    /// EIP of the faulting instruction.
+    pub eip: u32,
+    /// Whether the CPU was in protected mode.
+    pub protected: bool,
+}
+
 /// The vendor string CPUID leaf 0 reports.
 pub const CPUID_VENDOR: &[u8; 12] = b"GenuineIntel";
 
@@ -143,6 +156,8 @@ pub struct Cpu {
     pub tlb: SoftTlb,
     /// Shadow-MMU counters (hypervisor- vs guest-induced faults).
     pub mmu_stats: MmuStats,
+    /// The most recent exception an instruction raised (for debuggers and test runners).
+    pub last_fault: Option<FaultRecord>,
     pub(crate) cache: DecodeCache,
     pub(crate) cur_eip: u32,
     pub(crate) fault_depth: u8,
@@ -189,6 +204,7 @@ impl Cpu {
             int_shadow: false,
             tlb: SoftTlb::default(),
             mmu_stats: MmuStats::default(),
+            last_fault: None,
             cache: DecodeCache::default(),
             cur_eip: 0,
             fault_depth: 0,
@@ -222,6 +238,7 @@ impl Cpu {
         self.halted = false;
         self.int_shadow = false;
         self.fault_depth = 0;
+        self.last_fault = None;
         self.tlb.flush(false);
         self.cache.clear();
     }

@@ -223,6 +223,12 @@ impl Exec<'_> {
     /// Raises an exception at the current instruction. Returns true on a triple fault.
     pub(crate) fn raise(&mut self, f: Fault) -> bool {
         self.end_block = true;
+        self.cpu.last_fault = Some(crate::state::FaultRecord {
+            fault: f,
+            cs: self.cpu.seg[SegReg::Cs as usize].selector,
+            eip: self.cpu.eip,
+            protected: self.cpu.protected_mode(),
+        });
         let first = self.deliver(f.vector, IntKind::Exception, f.error_code);
         let Err(second) = first else { return false };
         // Delivering it faulted: benign + anything is delivered serially; contributory
