@@ -16,7 +16,8 @@ Exit status (the run ends with one line on stderr:
   124       max-insns     the --max-insns budget ran out
   130       interrupted   Ctrl-C (press it twice to quit at once)
   1         ferrite could not start: unreadable or wrong-size BIOS image, unwritable output file
-  2         usage error: unknown option or bad option value";
+  2         usage error: unknown option or bad option value
+  101       internal error: a ferrite bug, reported on one line";
 
 /// ferrite — a full-system x86 PC emulator.
 #[derive(Debug, Parser)]
