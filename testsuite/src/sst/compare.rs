@@ -316,9 +316,15 @@ mod tests {
         t.exception = None;
         t.final_regs[Reg::Sp as usize] = Some(0x0100);
         let o = observed_from(&t);
-        let pushf = Masks { flags_pushed_at_sp: true, ..masks };
+        let pushf = Masks {
+            flags_pushed_at_sp: true,
+            ..masks
+        };
         assert!(compare(&t, &pushf, &o, mem).is_empty());
-        t.exception = Some(ExceptionInfo { number: 0, flag_address: 0x500 });
+        t.exception = Some(ExceptionInfo {
+            number: 0,
+            flag_address: 0x500,
+        });
         t.final_regs[Reg::Sp as usize] = Some(0x00FC);
         let o = observed_from(&t);
         // Other bytes are still compared in full.
@@ -341,11 +347,20 @@ mod tests {
         // SP odd: the FLAGS word straddles an aligned word; flag_address is one byte low.
         t.final_regs[Reg::Ss as usize] = Some(0x1000);
         t.final_regs[Reg::Sp as usize] = Some(0x0011);
-        t.exception = Some(ExceptionInfo { number: 13, flag_address: 0x10014 });
-        assert_eq!(pushed_flags_bytes(&t, &Masks::default()), Some((0x10015, 0x10016)));
+        t.exception = Some(ExceptionInfo {
+            number: 13,
+            flag_address: 0x10014,
+        });
+        assert_eq!(
+            pushed_flags_bytes(&t, &Masks::default()),
+            Some((0x10015, 0x10016))
+        );
         // And the offset wraps inside the stack segment.
         t.final_regs[Reg::Sp as usize] = Some(0xFFFB);
-        assert_eq!(pushed_flags_bytes(&t, &Masks::default()), Some((0x1FFFF, 0x10000)));
+        assert_eq!(
+            pushed_flags_bytes(&t, &Masks::default()),
+            Some((0x1FFFF, 0x10000))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use super::compare::{compare, Diff, Masks, Observed};
 use super::format::{Reg, TestCase, REG_COUNT};
+use super::skips;
 use ferrite_cpu::{Cpu, Flags, Gpr, NullBus, RunExit, SegReg, Segment};
 use ferrite_mem::PhysMem;
 use std::cell::RefCell;
@@ -186,6 +187,12 @@ impl Worker {
         for &(addr, byte) in &test.initial_ram {
             self.mem.write_u8(addr, byte);
         }
+        for (from, to) in vector_aliases(test) {
+            for i in 0..IVT_ENTRY_BYTES {
+                let b = self.mem.read_u8(from + i);
+                self.mem.write_u8(to + i, b);
+            }
+        }
     }
 
     fn run_inner(&mut self, test: &TestCase, masks: &Masks) -> Result<(), Failure> {
@@ -236,7 +243,33 @@ impl Worker {
         for &(addr, _) in test.initial_ram.iter().chain(&test.final_ram) {
             self.mem.write_u8(addr, 0);
         }
+        for (_, to) in vector_aliases(test) {
+            for i in 0..IVT_ENTRY_BYTES {
+                self.mem.write_u8(to + i, 0);
+            }
+        }
     }
+}
+
+/// Bytes per real-mode interrupt vector (offset, segment).
+const IVT_ENTRY_BYTES: u32 = 4;
+
+/// The IVT entries to copy for this test, as (from, to) physical addresses: for each
+/// [`skips::VECTOR_ALIASES`] pair whose 286 vector the test raised, unless the test
+/// itself loads the P6 vector's entry.
+fn vector_aliases(test: &TestCase) -> impl Iterator<Item = (u32, u32)> + '_ {
+    let raised = test.exception.map(|e| e.number);
+    skips::VECTOR_ALIASES
+        .iter()
+        .filter(move |(v286, _)| raised == Some(*v286))
+        .filter_map(move |&(v286, vp6)| {
+            let (from, to) = (v286 as u32 * IVT_ENTRY_BYTES, vp6 as u32 * IVT_ENTRY_BYTES);
+            let listed = test
+                .initial_ram
+                .iter()
+                .any(|(a, _)| (to..to + IVT_ENTRY_BYTES).contains(a));
+            (!listed).then_some((from, to))
+        })
 }
 
 /// Access byte of a real-mode code segment: present, code, readable, accessed.
