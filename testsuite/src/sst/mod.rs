@@ -164,7 +164,11 @@ pub fn list_forms(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, PathB
         let Some(form) = name.to_str().and_then(|n| n.strip_suffix(TEST_FILE_SUFFIX)) else {
             continue;
         };
-        if filter.map_or(true, |f| form_matches(f, form)) {
+        let selected = match filter {
+            None => true,
+            Some(f) => form_matches(f, form),
+        };
+        if selected {
             forms.push((form.to_string(), entry.path()));
         }
     }

@@ -99,7 +99,10 @@ pub fn skip_reason(form: &str, test: &TestCase) -> Option<&'static str> {
         .iter()
         .find(|s| {
             (s.form == "*" || s.form.eq_ignore_ascii_case(form))
-                && s.when.map_or(true, |when| when(test))
+                && match s.when {
+                    None => true,
+                    Some(when) => when(test),
+                }
         })
         .map(|s| s.reason)
 }
