@@ -128,8 +128,8 @@ mod tests {
         for w in all() {
             for cache in [true, false] {
                 let (mut cpu, mut mem) = prepare(&w, cache);
-                let (ax, insns) = run(&mut cpu, &mut mem);
-                assert_eq!(ax, w.expect_ax, "{} (cache {cache})", w.name);
+                let (got_ax, insns) = run(&mut cpu, &mut mem);
+                assert_eq!(got_ax, w.expect_ax, "{} (cache {cache})", w.name);
                 assert!(insns > 10_000, "{} ran only {insns} instructions", w.name);
             }
         }
