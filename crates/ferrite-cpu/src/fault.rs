@@ -67,6 +67,8 @@ impl Fault {
     pub const GP0: Fault = Fault::with_code(Vector::GeneralProtection, 0);
     /// #SS(0).
     pub const SS0: Fault = Fault::with_code(Vector::StackFault, 0);
+    /// #MF, an unmasked x87 exception reported at the next waiting x87 instruction.
+    pub const MF: Fault = Fault::new(Vector::FpuError);
 
     /// Whether this vector is a contributory exception for double-fault purposes.
     pub fn is_contributory(&self) -> bool {

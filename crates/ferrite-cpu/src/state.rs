@@ -2,6 +2,7 @@
 
 use crate::decode_cache::DecodeCache;
 use crate::flags::Flags;
+use crate::fpu::FpuState;
 use crate::soft_tlb::{MmuStats, SoftTlb};
 
 /// General-purpose register numbers, in x86 encoding order.
@@ -156,6 +157,8 @@ pub struct Cpu {
     pub tlb: SoftTlb,
     /// Shadow-MMU counters (hypervisor- vs guest-induced faults).
     pub mmu_stats: MmuStats,
+    /// The x87 FPU.
+    pub fpu: FpuState,
     /// The most recent exception an instruction raised (for debuggers and test runners).
     pub last_fault: Option<FaultRecord>,
     pub(crate) cache: DecodeCache,
@@ -204,6 +207,7 @@ impl Cpu {
             int_shadow: false,
             tlb: SoftTlb::default(),
             mmu_stats: MmuStats::default(),
+            fpu: FpuState::new(),
             last_fault: None,
             cache: DecodeCache::default(),
             cur_eip: 0,
@@ -239,6 +243,9 @@ impl Cpu {
         self.int_shadow = false;
         self.fault_depth = 0;
         self.last_fault = None;
+        // RESET leaves the FPU in its power-on state (P6: CW 0x0040, TW 0x5555, +0.0 in
+        // every register), not the FNINIT state.
+        self.fpu = FpuState::new();
         self.tlb.flush(false);
         self.cache.clear();
     }

@@ -80,7 +80,8 @@ impl Exec<'_> {
                 self.write_op(ins, 0, b)?;
                 self.write_op(ins, 1, a)
             }
-            M::Nop | M::Pause | M::Wait => Ok(()),
+            M::Nop | M::Pause => Ok(()),
+            M::Wait => self.exec_fwait(),
             M::Push => {
                 let size = (-ins.stack_pointer_increment()) as u8;
                 let v = self.read_op(ins, 0)?;

@@ -13,6 +13,8 @@ pub(crate) const CPUID_SIGNATURE: u32 = 0x0000_0633;
 
 /// CPUID leaf 1 EDX feature bits ferrite implements.
 mod feature {
+    /// x87 FPU on chip.
+    pub const FPU: u32 = 1 << 0;
     /// Time-stamp counter (RDTSC).
     pub const TSC: u32 = 1 << 4;
     /// CMPXCHG8B.
@@ -162,13 +164,22 @@ impl Exec<'_> {
                 Ok(())
             }
             M::Ud0 | M::Ud1 | M::Ud2 | M::INVALID => Err(Fault::UD),
-            _ if is_x87(ins) => {
-                // No coprocessor yet: ESC opcodes trap when CR0 says so, else do nothing,
-                // which firmware reads as "no FPU present".
+            M::Fxsave | M::Fxrstor => {
+                // FXSAVE/FXRSTOR: #NM on EM or TS; the x87 part of the image only.
                 if self.cpu.cr0 & (CR0_EM | CR0_TS) != 0 {
                     return Err(Fault::new(Vector::DeviceNotAvailable));
                 }
-                Ok(())
+                if ins.op0_kind() != OpKind::Memory {
+                    return Err(Fault::UD);
+                }
+                self.exec_x87(ins)
+            }
+            _ if is_x87(ins) => {
+                // ESC opcodes trap with #NM when CR0.EM or CR0.TS is set.
+                if self.cpu.cr0 & (CR0_EM | CR0_TS) != 0 {
+                    return Err(Fault::new(Vector::DeviceNotAvailable));
+                }
+                self.exec_x87(ins)
             }
             _ => Err(Fault::UD),
         }
@@ -245,7 +256,7 @@ impl Exec<'_> {
         let vendor = |i: usize| u32::from_le_bytes(CPUID_VENDOR[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]));
         let (a, b, c, d) = match leaf {
             0 => (1, vendor(0), vendor(2), vendor(1)),
-            1 => (CPUID_SIGNATURE, 0, 0, feature::TSC | feature::CX8 | feature::CMOV),
+            1 => (CPUID_SIGNATURE, 0, 0, feature::FPU | feature::TSC | feature::CX8 | feature::CMOV),
             _ => (0, 0, 0, 0),
         };
         self.cpu.gpr[0] = a;
