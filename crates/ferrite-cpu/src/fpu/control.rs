@@ -276,6 +276,7 @@ impl Exec<'_> {
         let mut img = [0u8; FXSAVE_SIZE];
         self.cpu.fpu.fxsave_image(&mut img);
         // Bytes 24–31 (MXCSR) and 160+ (XMM registers) belong to SSE: not written.
+        self.fpu_probe_write(seg, off, FXSAVE_REGS as u32 + 128)?;
         self.fpu_write_bytes(seg, off, &img[..24])?;
         self.fpu_write_bytes(seg, off.wrapping_add(FXSAVE_REGS as u32), &img[FXSAVE_REGS..160])
     }

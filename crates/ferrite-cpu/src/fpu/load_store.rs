@@ -260,7 +260,7 @@ impl Exec<'_> {
     }
 
     /// Checks that `size` bytes at `seg:off` can be written (limits, permissions, pages).
-    fn fpu_probe_write(&mut self, seg: SegReg, off: u32, size: u32) -> Result<(), Fault> {
+    pub(crate) fn fpu_probe_write(&mut self, seg: SegReg, off: u32, size: u32) -> Result<(), Fault> {
         let last_off = off.wrapping_add(size.saturating_sub(1));
         let first = self.linear(seg, off, 1, Access::Write)?;
         let last = self.linear(seg, last_off, 1, Access::Write)?;
