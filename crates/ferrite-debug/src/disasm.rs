@@ -31,16 +31,9 @@ pub fn disassemble(bytes: &[u8], ip: u32, code32: bool) -> (usize, String) {
 pub fn disassemble_at_pc(cpu: &Cpu, mem: &PhysMem) -> String {
     let cs = cpu.seg[SegReg::Cs as usize].selector;
     let code32 = cpu.code32();
-    let at = if code32 {
-        format!("{cs:04X}:{:08X}", cpu.eip)
-    } else {
-        format!("{cs:04X}:{:04X}", cpu.eip)
-    };
+    let at = if code32 { format!("{cs:04X}:{:08X}", cpu.eip) } else { format!("{cs:04X}:{:04X}", cpu.eip) };
     if cpu.cr0 & CR0_PG != 0 {
-        return format!(
-            "{at}  (paging on: linear {:08X} not translated)",
-            cpu.pc_linear()
-        );
+        return format!("{at}  (paging on: linear {:08X} not translated)", cpu.pc_linear());
     }
     let mut bytes = [0u8; MAX_INSN_LEN];
     mem.read_bytes(cpu.pc_linear(), &mut bytes);
@@ -56,14 +49,8 @@ mod tests {
 
     #[test]
     fn test_disassemble_16_and_32_bit() {
-        assert_eq!(
-            disassemble(&[0xB0, 0x41], 0, false),
-            (2, "mov al,41h".to_string())
-        );
-        assert_eq!(
-            disassemble(&[0xB8, 1, 0, 0, 0], 0, true),
-            (5, "mov eax,1".to_string())
-        );
+        assert_eq!(disassemble(&[0xB0, 0x41], 0, false), (2, "mov al,41h".to_string()));
+        assert_eq!(disassemble(&[0xB8, 1, 0, 0, 0], 0, true), (5, "mov eax,1".to_string()));
         let (len, text) = disassemble(&[0xEA, 0x00, 0x01, 0x00, 0xF0], 0xFFF0, false);
         assert_eq!(len, 5);
         assert!(text.starts_with("jmp far"), "{text}");

@@ -29,11 +29,8 @@ const IOPL_SHIFT: u32 = 12;
 
 /// The names of the flags set in `eflags`, space-separated, with `IOPL=n` when non-zero.
 pub fn flag_names(eflags: u32) -> String {
-    let mut names: Vec<String> = FLAG_BITS
-        .iter()
-        .filter(|(bit, _)| eflags & bit != 0)
-        .map(|(_, name)| name.to_string())
-        .collect();
+    let mut names: Vec<String> =
+        FLAG_BITS.iter().filter(|(bit, _)| eflags & bit != 0).map(|(_, name)| name.to_string()).collect();
     let iopl = (eflags & Flags::IOPL) >> IOPL_SHIFT;
     if iopl != 0 {
         names.push(format!("IOPL={iopl}"));
@@ -42,11 +39,8 @@ pub fn flag_names(eflags: u32) -> String {
 }
 
 fn seg_line(out: &mut String, name: &str, s: &Segment) {
-    let _ = writeln!(
-        out,
-        "{name:<4}={:04X} base={:08X} limit={:08X} attrs={:04X}",
-        s.selector, s.base, s.limit, s.attrs
-    );
+    let _ =
+        writeln!(out, "{name:<4}={:04X} base={:08X} limit={:08X} attrs={:04X}", s.selector, s.base, s.limit, s.attrs);
 }
 
 /// A multi-line dump of the CPU's registers.
@@ -69,13 +63,7 @@ pub fn format_registers(cpu: &Cpu) -> String {
         g(Gpr::Ebp),
         g(Gpr::Esp)
     );
-    let _ = writeln!(
-        out,
-        "EIP={:08X} EFLAGS={:08X} [{}]",
-        cpu.eip,
-        cpu.eflags,
-        flag_names(cpu.eflags)
-    );
+    let _ = writeln!(out, "EIP={:08X} EFLAGS={:08X} [{}]", cpu.eip, cpu.eflags, flag_names(cpu.eflags));
     for s in SegReg::ALL {
         seg_line(&mut out, &s.name().to_uppercase(), &cpu.seg[s as usize]);
     }
@@ -86,11 +74,7 @@ pub fn format_registers(cpu: &Cpu) -> String {
         "GDTR base={:08X} limit={:04X}  IDTR base={:08X} limit={:04X}",
         cpu.gdtr.base, cpu.gdtr.limit, cpu.idtr.base, cpu.idtr.limit
     );
-    let _ = writeln!(
-        out,
-        "CR0={:08X} CR2={:08X} CR3={:08X} CR4={:08X}",
-        cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4
-    );
+    let _ = writeln!(out, "CR0={:08X} CR2={:08X} CR3={:08X} CR4={:08X}", cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4);
     let _ = writeln!(out, "insns={} halted={}", cpu.insns, cpu.halted);
     out
 }
@@ -102,10 +86,7 @@ mod tests {
     #[test]
     fn test_flag_names() {
         assert_eq!(flag_names(Flags::FIXED1), "");
-        assert_eq!(
-            flag_names(Flags::FIXED1 | Flags::CF | Flags::ZF | Flags::IF),
-            "CF ZF IF"
-        );
+        assert_eq!(flag_names(Flags::FIXED1 | Flags::CF | Flags::ZF | Flags::IF), "CF ZF IF");
         assert_eq!(flag_names(Flags::IOPL | Flags::VM), "VM IOPL=3");
     }
 
@@ -116,10 +97,7 @@ mod tests {
         let text = format_registers(&cpu);
         assert!(text.contains("EAX=12345678"), "{text}");
         assert!(text.contains("EIP=0000FFF0 EFLAGS=00000002 []"), "{text}");
-        assert!(
-            text.contains("CS  =F000 base=FFFF0000 limit=0000FFFF attrs=009B"),
-            "{text}"
-        );
+        assert!(text.contains("CS  =F000 base=FFFF0000 limit=0000FFFF attrs=009B"), "{text}");
         assert!(text.contains("CR0=60000010"), "{text}");
         assert!(text.contains("IDTR base=00000000 limit=03FF"), "{text}");
     }

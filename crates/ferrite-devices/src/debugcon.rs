@@ -40,11 +40,7 @@ impl Debugcon {
 
     /// A console on another port.
     pub fn with_port(port: u16, sink: Option<Box<dyn Write + Send>>) -> Self {
-        Debugcon {
-            port,
-            sink,
-            bytes_written: 0,
-        }
+        Debugcon { port, sink, bytes_written: 0 }
     }
 
     /// Bytes the guest has written so far (including any the sink refused).

@@ -40,10 +40,7 @@ impl ExitPort {
 
     /// The device on another port.
     pub fn with_port(port: u16) -> Self {
-        ExitPort {
-            port,
-            request: None,
-        }
+        ExitPort { port, request: None }
     }
 
     /// The value of the first exit request not yet taken.

@@ -27,11 +27,7 @@ impl Default for PostCode {
 impl PostCode {
     /// A latch on `port`.
     pub fn new(port: u16) -> Self {
-        PostCode {
-            port,
-            last: 0,
-            writes: 0,
-        }
+        PostCode { port, last: 0, writes: 0 }
     }
 
     /// The last byte written (0 before any write).

@@ -49,30 +49,15 @@ pub(crate) struct Board {
 
 impl Board {
     /// Builds the board and its port map; refuses devices whose ports overlap.
-    pub(crate) fn new(
-        debugcon: Debugcon,
-        exit: ExitPort,
-        post: PostCode,
-        trace: bool,
-    ) -> Result<Self, MachineError> {
-        let mut board = Board {
-            bus: PortBus::new(),
-            debugcon,
-            exit,
-            post,
-            trace,
-            logged: vec![0; LOGGED_WORDS],
-        };
+    pub(crate) fn new(debugcon: Debugcon, exit: ExitPort, post: PostCode, trace: bool) -> Result<Self, MachineError> {
+        let mut board = Board { bus: PortBus::new(), debugcon, exit, post, trace, logged: vec![0; LOGGED_WORDS] };
         for id in [DeviceId::Debugcon, DeviceId::ExitPort, DeviceId::PostCode] {
             let ports = board.device(id).ports();
-            board
-                .bus
-                .insert(id, &ports)
-                .map_err(|c| MachineError::PortConflict {
-                    port: c.port,
-                    existing: c.existing.name(),
-                    new: c.new.name(),
-                })?;
+            board.bus.insert(id, &ports).map_err(|c| MachineError::PortConflict {
+                port: c.port,
+                existing: c.existing.name(),
+                new: c.new.name(),
+            })?;
         }
         Ok(board)
     }
@@ -99,7 +84,9 @@ impl Board {
         let (word, bit) = (port as usize / 64, port as usize % 64);
         if self.logged[word] & (1 << bit) == 0 {
             self.logged[word] |= 1 << bit;
-            eprintln!("ferrite: trace: unclaimed I/O port {port:#06x} ({what}, {size} byte(s)); later accesses not logged");
+            eprintln!(
+                "ferrite: trace: unclaimed I/O port {port:#06x} ({what}, {size} byte(s)); later accesses not logged"
+            );
         }
     }
 }
@@ -165,10 +152,7 @@ mod tests {
     #[test]
     fn test_board_refuses_post_port_on_debugcon() {
         let err = board(0xE9).err().unwrap();
-        assert_eq!(
-            err.to_string(),
-            "I/O port 0x00e9 is claimed by both the debug console and the POST-code latch"
-        );
+        assert_eq!(err.to_string(), "I/O port 0x00e9 is claimed by both the debug console and the POST-code latch");
     }
 
     #[test]

@@ -31,14 +31,9 @@ impl fmt::Display for MachineError {
                 crate::MAX_RAM_MIB
             ),
             MachineError::Memory(e) => e.fmt(f),
-            MachineError::PortConflict {
-                port,
-                existing,
-                new,
-            } => write!(
-                f,
-                "I/O port {port:#06x} is claimed by both the {existing} and the {new}"
-            ),
+            MachineError::PortConflict { port, existing, new } => {
+                write!(f, "I/O port {port:#06x} is claimed by both the {existing} and the {new}")
+            }
         }
     }
 }

@@ -24,8 +24,7 @@ mod summary;
 pub use board::DeviceId;
 pub use error::MachineError;
 pub use summary::{
-    RunSummary, StopReason, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF,
-    STATUS_TRIPLE_FAULT,
+    RunSummary, StopReason, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF, STATUS_TRIPLE_FAULT,
 };
 
 use board::Board;
@@ -114,12 +113,8 @@ impl Machine {
         }
         let mut mem = PhysMem::new(config.ram_mib as usize * MIB)?;
         mem.load_bios(&config.bios)?;
-        let board = Board::new(
-            Debugcon::new(config.debugcon),
-            ExitPort::new(),
-            PostCode::new(config.post_port),
-            config.trace,
-        )?;
+        let board =
+            Board::new(Debugcon::new(config.debugcon), ExitPort::new(), PostCode::new(config.post_port), config.trace)?;
         Ok(Machine {
             cpu: Cpu::new(),
             mem,
@@ -207,8 +202,7 @@ impl Machine {
                     }
                 }
                 RunExit::Halted => {
-                    let can_wake =
-                        self.cpu.eflags & Flags::IF != 0 && self.board.has_interrupt_sources();
+                    let can_wake = self.cpu.eflags & Flags::IF != 0 && self.board.has_interrupt_sources();
                     if !can_wake {
                         return StopReason::Halted;
                     }

@@ -34,25 +34,15 @@ impl<D: Copy> Default for PortBus<D> {
 impl<D: Copy> PortBus<D> {
     /// An empty bus: every port unclaimed.
     pub fn new() -> Self {
-        PortBus {
-            slots: vec![None; PORT_COUNT],
-        }
+        PortBus { slots: vec![None; PORT_COUNT] }
     }
 
     /// Claims `ranges` for `device`. Nothing is claimed if any port is already taken.
-    pub fn insert(
-        &mut self,
-        device: D,
-        ranges: &[RangeInclusive<u16>],
-    ) -> Result<(), PortConflict<D>> {
+    pub fn insert(&mut self, device: D, ranges: &[RangeInclusive<u16>]) -> Result<(), PortConflict<D>> {
         for range in ranges {
             for port in range.clone() {
                 if let Some(existing) = self.slots[port as usize] {
-                    return Err(PortConflict {
-                        port,
-                        existing,
-                        new: device,
-                    });
+                    return Err(PortConflict { port, existing, new: device });
                 }
             }
         }
@@ -92,14 +82,7 @@ mod tests {
         let mut bus = PortBus::new();
         bus.insert(1u8, &[0x80..=0x80]).unwrap();
         let err = bus.insert(2u8, &[0x70..=0x71, 0x7E..=0x81]).unwrap_err();
-        assert_eq!(
-            err,
-            PortConflict {
-                port: 0x80,
-                existing: 1,
-                new: 2
-            }
-        );
+        assert_eq!(err, PortConflict { port: 0x80, existing: 1, new: 2 });
         // The refused declaration claimed nothing, not even its first range.
         assert_eq!(bus.lookup(0x70), None);
         assert_eq!(bus.lookup(0x80), Some(1));

@@ -113,36 +113,19 @@ mod tests {
     use super::*;
 
     fn summary(reason: StopReason, code32: bool) -> RunSummary {
-        RunSummary {
-            reason,
-            cs: 0xF000,
-            eip: 0xFFF8,
-            code32,
-            insns: 42,
-            post: 0x5A,
-        }
+        RunSummary { reason, cs: 0xF000, eip: 0xFFF8, code32, insns: 42, post: 0x5A }
     }
 
     #[test]
     fn test_summary_line_16bit() {
         let s = summary(StopReason::ExitPort(1), false);
-        assert_eq!(
-            s.to_string(),
-            "stopped: exit-port at F000:FFF8 insns=42 post=0x5A"
-        );
+        assert_eq!(s.to_string(), "stopped: exit-port at F000:FFF8 insns=42 post=0x5A");
     }
 
     #[test]
     fn test_summary_line_32bit() {
-        let s = RunSummary {
-            eip: 0x0010_0000,
-            cs: 0x8,
-            ..summary(StopReason::Halted, true)
-        };
-        assert_eq!(
-            s.to_string(),
-            "stopped: halted at 0008:00100000 insns=42 post=0x5A"
-        );
+        let s = RunSummary { eip: 0x0010_0000, cs: 0x8, ..summary(StopReason::Halted, true) };
+        assert_eq!(s.to_string(), "stopped: halted at 0008:00100000 insns=42 post=0x5A");
     }
 
     #[test]
@@ -158,17 +141,7 @@ mod tests {
         .iter()
         .map(|r| r.name())
         .collect();
-        assert_eq!(
-            names,
-            [
-                "exit-port",
-                "halted",
-                "triple-fault",
-                "max-insns",
-                "poweroff",
-                "interrupted"
-            ]
-        );
+        assert_eq!(names, ["exit-port", "halted", "triple-fault", "max-insns", "poweroff", "interrupted"]);
     }
 
     #[test]

@@ -30,9 +30,7 @@ fn machine(code: &[u8], tweak: impl FnOnce(&mut MachineConfig)) -> (Machine, Sha
 const PRINT_AND_EXIT: [u8; 8] = [0xB0, b'K', 0xE6, 0xE9, 0xB0, 0x05, 0xE6, 0xF4];
 /// `lidt cs:[0xFFF8]` (a zero-limit IVT stored at FFF8), then `ud2`: #UD cannot be
 /// delivered, nor #GP, nor #DF — a triple fault.
-const TRIPLE_FAULT: [u8; 14] = [
-    0x2E, 0x0F, 0x01, 0x1E, 0xF8, 0xFF, 0x0F, 0x0B, 0, 0, 0, 0, 0, 0,
-];
+const TRIPLE_FAULT: [u8; 14] = [0x2E, 0x0F, 0x01, 0x1E, 0xF8, 0xFF, 0x0F, 0x0B, 0, 0, 0, 0, 0, 0];
 /// `jmp $` — never stops by itself (until the control-flow group lands it faults to a
 /// zero-filled IVT and runs zeros forever, which never stops either).
 const SPIN: [u8; 2] = [0xEB, 0xFE];
@@ -45,10 +43,7 @@ fn test_exit_port_stops_run_with_value() {
     assert_eq!(s.exit_status(), 11);
     assert_eq!(out.text(), "K");
     assert_eq!(s.insns, 4);
-    assert_eq!(
-        s.to_string(),
-        "stopped: exit-port at F000:FFF8 insns=4 post=0x00"
-    );
+    assert_eq!(s.to_string(), "stopped: exit-port at F000:FFF8 insns=4 post=0x00");
 }
 
 #[test]
@@ -161,10 +156,7 @@ fn test_post_port_conflict_is_refused() {
     let mut config = MachineConfig::new(rom(&PRINT_AND_EXIT));
     config.post_port = 0xF4;
     let err = Machine::new(config).unwrap_err();
-    assert!(
-        matches!(err, MachineError::PortConflict { port: 0xF4, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, MachineError::PortConflict { port: 0xF4, .. }), "{err}");
 }
 
 #[test]

@@ -119,14 +119,9 @@ pub enum Sink {
 }
 
 fn parse_ram_mib(s: &str) -> Result<u32, String> {
-    let mib: u64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of MiB"))?;
+    let mib: u64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number of MiB"))?;
     if !(MIN_RAM_MIB as u64..=MAX_RAM_MIB as u64).contains(&mib) {
-        return Err(format!(
-            "guest RAM must be {MIN_RAM_MIB}..={MAX_RAM_MIB} MiB"
-        ));
+        return Err(format!("guest RAM must be {MIN_RAM_MIB}..={MAX_RAM_MIB} MiB"));
     }
     Ok(mib as u32)
 }
@@ -218,9 +213,7 @@ mod tests {
     #[test]
     fn test_run_defaults() {
         let cli = Cli::try_parse_from(["ferrite", "run"]).unwrap();
-        let Some(Command::Run(args)) = cli.command else {
-            panic!("no run")
-        };
+        let Some(Command::Run(args)) = cli.command else { panic!("no run") };
         assert_eq!(args.ram_mib, DEFAULT_RAM_MIB);
         assert_eq!(args.post_port, 0x80);
         assert_eq!(args.debugcon, Sink::Stdio);

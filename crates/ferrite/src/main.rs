@@ -53,14 +53,8 @@ fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_string());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!(
-            "ferrite: internal error: {}{at} (this is a ferrite bug; please report it)",
-            msg.replace('\n', " ")
-        );
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("ferrite: internal error: {}{at} (this is a ferrite bug; please report it)", msg.replace('\n', " "));
     }));
 }
 
@@ -73,9 +67,7 @@ fn run_cli() -> Result<i32, String> {
     let args = match cli.command {
         Some(Command::Run(args)) => args,
         None => match Cli::try_parse_from(["ferrite", "run"]) {
-            Ok(Cli {
-                command: Some(Command::Run(args)),
-            }) => args,
+            Ok(Cli { command: Some(Command::Run(args)) }) => args,
             _ => return Err("cannot build the default run options".into()),
         },
     };
@@ -167,23 +159,15 @@ fn read_bios(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("cannot read BIOS image {shown}: Is a directory"));
     }
     let mut image = Vec::new();
-    file.take(MAX_IMAGE_READ + 1)
-        .read_to_end(&mut image)
-        .map_err(cannot)?;
-    let len = if meta.is_file() {
-        meta.len()
-    } else {
-        image.len() as u64
-    };
+    file.take(MAX_IMAGE_READ + 1).read_to_end(&mut image).map_err(cannot)?;
+    let len = if meta.is_file() { meta.len() } else { image.len() as u64 };
     if !ferrite_mem::BIOS_SIZES.iter().any(|&s| s as u64 == len) {
         let size = if !meta.is_file() && len > MAX_IMAGE_READ {
             "more than 256 KiB".to_string()
         } else {
             format!("{len} bytes")
         };
-        return Err(format!(
-            "BIOS image {shown} is {size}; it must be exactly 64, 128 or 256 KiB"
-        ));
+        return Err(format!("BIOS image {shown} is {size}; it must be exactly 64, 128 or 256 KiB"));
     }
     Ok(image)
 }
@@ -209,24 +193,13 @@ impl Write for TrackedStdout {
 
 /// Opens an output sink; files are created (or truncated) now so a bad path fails early.
 /// Bytes sent to stdout update `last_out`.
-fn open_sink(
-    sink: &Sink,
-    what: &str,
-    last_out: &Arc<AtomicU8>,
-) -> Result<Option<Box<dyn Write + Send>>, String> {
+fn open_sink(sink: &Sink, what: &str, last_out: &Arc<AtomicU8>) -> Result<Option<Box<dyn Write + Send>>, String> {
     Ok(match sink {
         Sink::None => None,
-        Sink::Stdio => Some(Box::new(TrackedStdout {
-            last: last_out.clone(),
-        })),
+        Sink::Stdio => Some(Box::new(TrackedStdout { last: last_out.clone() })),
         Sink::File(path) => {
-            let file = File::create(path).map_err(|e| {
-                format!(
-                    "cannot create {what} file {}: {}",
-                    path.display(),
-                    io_reason(&e)
-                )
-            })?;
+            let file = File::create(path)
+                .map_err(|e| format!("cannot create {what} file {}: {}", path.display(), io_reason(&e)))?;
             Some(Box::new(BufWriter::new(file)))
         }
     })
@@ -250,10 +223,7 @@ mod tests {
     #[test]
     fn test_read_bios_errors_name_the_file() {
         let err = read_bios(Path::new("/nonexistent/bios.bin")).unwrap_err();
-        assert_eq!(
-            err,
-            "cannot read BIOS image /nonexistent/bios.bin: No such file or directory"
-        );
+        assert_eq!(err, "cannot read BIOS image /nonexistent/bios.bin: No such file or directory");
         let err = read_bios(Path::new("/")).unwrap_err();
         assert!(err.contains("Is a directory"), "{err}");
     }

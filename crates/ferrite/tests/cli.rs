@@ -7,9 +7,7 @@ use std::process::{Command, Output};
 
 /// Where the committed ROM images live.
 fn rom(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../roms/bin")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms/bin").join(name)
 }
 
 /// A scratch path for this test.
@@ -18,10 +16,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn ferrite(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrite"))
-        .args(args)
-        .output()
-        .expect("the ferrite binary runs")
+    Command::new(env!("CARGO_BIN_EXE_ferrite")).args(args).output().expect("the ferrite binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -35,17 +30,8 @@ fn stderr(o: &Output) -> String {
 /// The process ended by itself, with no panic text.
 fn assert_no_panic(o: &Output) {
     let err = stderr(o);
-    assert!(
-        !err.contains("panicked")
-            && !err.contains("RUST_BACKTRACE")
-            && !err.contains("internal error"),
-        "{err}"
-    );
-    assert!(
-        o.status.code().is_some(),
-        "killed by a signal: {:?}",
-        o.status
-    );
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE") && !err.contains("internal error"), "{err}");
+    assert!(o.status.code().is_some(), "killed by a signal: {:?}", o.status);
 }
 
 /// A usage or start-up error: exactly one `ferrite: error:` line, the given status.
@@ -71,11 +57,7 @@ fn test_no_args_runs_demo_and_halts_with_status_0() {
     assert!(out.starts_with("ferrite demo ROM"), "{out}");
     assert!(out.contains("primes below 100: 2 3 5 7 11 13"), "{out}");
     assert!(out.contains("count 25, sum 1060"), "{out}");
-    assert!(
-        summary(&o).starts_with("ferrite: stopped: halted at F000:"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(summary(&o).starts_with("ferrite: stopped: halted at F000:"), "{}", stderr(&o));
     assert!(summary(&o).ends_with("post=0xDD"), "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(0));
 }
@@ -84,15 +66,9 @@ fn test_no_args_runs_demo_and_halts_with_status_0() {
 fn test_smoke_rom_prints_and_exits_through_exit_port() {
     let o = ferrite(&["run", "--bios", rom("smoke.bin").to_str().unwrap()]);
     assert_no_panic(&o);
-    assert_eq!(
-        stdout(&o),
-        "ferrite smoke: real mode up\nferrite smoke ok\n"
-    );
+    assert_eq!(stdout(&o), "ferrite smoke: real mode up\nferrite smoke ok\n");
     let line = summary(&o);
-    assert!(
-        line.starts_with("ferrite: stopped: exit-port at F000:"),
-        "{line}"
-    );
+    assert!(line.starts_with("ferrite: stopped: exit-port at F000:"), "{line}");
     assert!(line.ends_with("post=0x04"), "{line}");
     assert_eq!(o.status.code(), Some((0x10 << 1) | 1));
 }
@@ -100,10 +76,7 @@ fn test_smoke_rom_prints_and_exits_through_exit_port() {
 #[test]
 fn test_summary_line_format() {
     let o = ferrite(&["run", "--max-insns", "0"]);
-    assert_eq!(
-        summary(&o),
-        "ferrite: stopped: max-insns at F000:FFF0 insns=0 post=0x00"
-    );
+    assert_eq!(summary(&o), "ferrite: stopped: max-insns at F000:FFF0 insns=0 post=0x00");
 }
 
 #[test]
@@ -111,53 +84,28 @@ fn test_max_insns_stops_the_demo() {
     let o = ferrite(&["run", "--max-insns", "100"]);
     assert_no_panic(&o);
     let line = summary(&o);
-    assert!(
-        line.starts_with("ferrite: stopped: max-insns at "),
-        "{line}"
-    );
-    let insns: u64 = line
-        .split("insns=")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
+    assert!(line.starts_with("ferrite: stopped: max-insns at "), "{line}");
+    let insns: u64 =
+        line.split("insns=").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
     assert!(insns <= 100, "{line}");
     assert_eq!(o.status.code(), Some(124));
 }
 
 #[test]
 fn test_triple_fault_with_no_reboot() {
-    let o = ferrite(&[
-        "run",
-        "--bios",
-        rom("triple.bin").to_str().unwrap(),
-        "--no-reboot",
-    ]);
+    let o = ferrite(&["run", "--bios", rom("triple.bin").to_str().unwrap(), "--no-reboot"]);
     assert_no_panic(&o);
     let line = summary(&o);
-    assert!(
-        line.starts_with("ferrite: stopped: triple-fault at F000:"),
-        "{line}"
-    );
+    assert!(line.starts_with("ferrite: stopped: triple-fault at F000:"), "{line}");
     assert!(line.ends_with("post=0x7F"), "{line}");
     assert_eq!(o.status.code(), Some(4));
 }
 
 #[test]
 fn test_triple_fault_without_no_reboot_keeps_resetting() {
-    let o = ferrite(&[
-        "run",
-        "--bios",
-        rom("triple.bin").to_str().unwrap(),
-        "--max-insns",
-        "300",
-    ]);
+    let o = ferrite(&["run", "--bios", rom("triple.bin").to_str().unwrap(), "--max-insns", "300"]);
     assert_no_panic(&o);
-    assert!(
-        summary(&o).starts_with("ferrite: stopped: max-insns"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(summary(&o).starts_with("ferrite: stopped: max-insns"), "{}", stderr(&o));
 }
 
 #[cfg(unix)]
@@ -171,20 +119,11 @@ fn test_ctrl_c_stops_with_interrupted() {
         .spawn()
         .expect("the ferrite binary starts");
     std::thread::sleep(std::time::Duration::from_millis(1000));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    assert!(
-        killed.map(|s| s.success()).unwrap_or(false),
-        "kill -INT failed"
-    );
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert!(killed.map(|s| s.success()).unwrap_or(false), "kill -INT failed");
     let o = child.wait_with_output().expect("ferrite ends");
     assert_no_panic(&o);
-    assert!(
-        summary(&o).starts_with("ferrite: stopped: interrupted at "),
-        "{}",
-        stderr(&o)
-    );
+    assert!(summary(&o).starts_with("ferrite: stopped: interrupted at "), "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(130));
 }
 
@@ -192,19 +131,10 @@ fn test_ctrl_c_stops_with_interrupted() {
 fn test_debugcon_to_file_and_none() {
     let path = scratch("debugcon.txt");
     let spec = format!("file:{}", path.display());
-    let o = ferrite(&[
-        "run",
-        "--bios",
-        rom("smoke.bin").to_str().unwrap(),
-        "--debugcon",
-        &spec,
-    ]);
+    let o = ferrite(&["run", "--bios", rom("smoke.bin").to_str().unwrap(), "--debugcon", &spec]);
     assert_no_panic(&o);
     assert_eq!(stdout(&o), "");
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        "ferrite smoke: real mode up\nferrite smoke ok\n"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "ferrite smoke: real mode up\nferrite smoke ok\n");
     let _ = std::fs::remove_file(&path);
 
     let o = ferrite(&["run", "--debugcon", "none"]);
@@ -214,22 +144,12 @@ fn test_debugcon_to_file_and_none() {
 
 #[test]
 fn test_dump_regs_prints_registers_and_next_instruction() {
-    let o = ferrite(&[
-        "run",
-        "--max-insns",
-        "50",
-        "--dump-regs",
-        "--debugcon",
-        "none",
-    ]);
+    let o = ferrite(&["run", "--max-insns", "50", "--dump-regs", "--debugcon", "none"]);
     let err = stderr(&o);
     assert!(err.contains("EAX="), "{err}");
     assert!(err.contains("CS  =F000 base=000F0000"), "{err}");
     assert!(err.contains("next: "), "{err}");
-    assert!(
-        summary(&o).starts_with("ferrite: stopped: max-insns"),
-        "{err}"
-    );
+    assert!(summary(&o).starts_with("ferrite: stopped: max-insns"), "{err}");
 }
 
 #[test]
@@ -254,21 +174,13 @@ fn test_accepted_options() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // The demo writes its POST codes to 0x80, which is now unclaimed.
     assert!(summary(&o).ends_with("post=0x00"), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("unclaimed I/O port 0x0080"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("unclaimed I/O port 0x0080"), "{}", stderr(&o));
 }
 
 #[test]
 fn test_missing_bios_is_one_error_line() {
     let o = ferrite(&["run", "--bios", "/nonexistent"]);
-    assert_error_line(
-        &o,
-        1,
-        "cannot read BIOS image /nonexistent: No such file or directory",
-    );
+    assert_error_line(&o, 1, "cannot read BIOS image /nonexistent: No such file or directory");
 }
 
 #[test]
@@ -276,11 +188,7 @@ fn test_bios_of_wrong_size_is_refused() {
     let path = scratch("short.bin");
     std::fs::write(&path, [0u8; 1000]).unwrap();
     let o = ferrite(&["run", "--bios", path.to_str().unwrap()]);
-    assert_error_line(
-        &o,
-        1,
-        "is 1000 bytes; it must be exactly 64, 128 or 256 KiB",
-    );
+    assert_error_line(&o, 1, "is 1000 bytes; it must be exactly 64, 128 or 256 KiB");
     let _ = std::fs::remove_file(&path);
 }
 
@@ -293,11 +201,7 @@ fn test_directory_as_bios_is_refused() {
 #[test]
 fn test_unwritable_debugcon_file_is_refused() {
     let o = ferrite(&["run", "--debugcon", "file:/nonexistent/dir/out.txt"]);
-    assert_error_line(
-        &o,
-        1,
-        "cannot create debug console file /nonexistent/dir/out.txt",
-    );
+    assert_error_line(&o, 1, "cannot create debug console file /nonexistent/dir/out.txt");
 }
 
 #[test]
@@ -309,10 +213,7 @@ fn test_post_port_conflict_is_refused() {
 #[test]
 fn test_usage_errors_are_one_line_with_status_2() {
     let cases: &[(&[&str], &str)] = &[
-        (
-            &["run", "--frobnicate"],
-            "unexpected argument '--frobnicate'",
-        ),
+        (&["run", "--frobnicate"], "unexpected argument '--frobnicate'"),
         (&["bogus"], "unrecognized subcommand 'bogus'"),
         (&["run", "--engine", "jit"], "translator"),
         (&["run", "--engine", "qemu"], "only engine is 'interp'"),
@@ -336,16 +237,7 @@ fn test_run_help_documents_exit_statuses() {
     let o = ferrite(&["run", "--help"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
-    for needle in [
-        "--bios",
-        "--max-insns",
-        "--no-reboot",
-        "--dump-regs",
-        "Exit status",
-        "triple-fault",
-        "124",
-        "130",
-    ] {
+    for needle in ["--bios", "--max-insns", "--no-reboot", "--dump-regs", "Exit status", "triple-fault", "124", "130"] {
         assert!(out.contains(needle), "{needle} missing from:\n{out}");
     }
 }

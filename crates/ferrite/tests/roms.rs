@@ -12,26 +12,12 @@ fn roms_dir() -> PathBuf {
 }
 
 fn nasm_available() -> bool {
-    Command::new("nasm")
-        .arg("-v")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    Command::new("nasm").arg("-v").output().map(|o| o.status.success()).unwrap_or(false)
 }
 
 fn assemble(src: &Path, out: &Path) -> Vec<u8> {
-    let o = Command::new("nasm")
-        .args(["-f", "bin", "-w+all", "-o"])
-        .arg(out)
-        .arg(src)
-        .output()
-        .expect("nasm runs");
-    assert!(
-        o.status.success(),
-        "nasm failed on {}:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = Command::new("nasm").args(["-f", "bin", "-w+all", "-o"]).arg(out).arg(src).output().expect("nasm runs");
+    assert!(o.status.success(), "nasm failed on {}:\n{}", src.display(), String::from_utf8_lossy(&o.stderr));
     std::fs::read(out).expect("nasm wrote its output")
 }
 
@@ -45,16 +31,11 @@ fn test_committed_roms_match_their_sources() {
     }
     for name in ROMS {
         let src = roms_dir().join(format!("{name}.asm"));
-        let committed = std::fs::read(roms_dir().join(format!("bin/{name}.bin")))
-            .expect("committed image exists");
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("{name}-{}.bin", std::process::id()));
+        let committed = std::fs::read(roms_dir().join(format!("bin/{name}.bin"))).expect("committed image exists");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}.bin", std::process::id()));
         let built = assemble(&src, &out);
         let _ = std::fs::remove_file(&out);
         assert_eq!(built.len(), 64 * 1024, "{name}: a BIOS image is 64 KiB");
-        assert!(
-            built == committed,
-            "roms/bin/{name}.bin is stale: run roms/build.sh and commit the result"
-        );
+        assert!(built == committed, "roms/bin/{name}.bin is stale: run roms/build.sh and commit the result");
     }
 }
