@@ -24,7 +24,7 @@ pub use decode_cache::CacheStats;
 pub use fault::{Fault, Vector};
 pub use flags::Flags;
 pub use fpu::{FpuState, F80};
-pub use interp::RunExit;
+pub use interp::{MsrState, RunExit};
 pub use soft_tlb::MmuStats;
 pub use state::{Cpu, FaultRecord, Gpr, SegReg, Segment, TableReg, CPUID_VENDOR};
 

@@ -3,6 +3,7 @@
 use crate::decode_cache::DecodeCache;
 use crate::flags::Flags;
 use crate::fpu::FpuState;
+use crate::interp::MsrState;
 use crate::soft_tlb::{MmuStats, SoftTlb};
 
 /// General-purpose register numbers, in x86 encoding order.
@@ -145,6 +146,8 @@ pub struct Cpu {
     pub dr: [u32; 8],
     /// EFER MSR.
     pub efer: u64,
+    /// The other MSRs (SYSENTER, APIC base, PAT, MTRRs).
+    pub msr: MsrState,
     /// Time-stamp counter.
     pub tsc: u64,
     /// Instructions retired since reset.
@@ -201,6 +204,7 @@ impl Cpu {
             cr4: 0,
             dr: [0; 8],
             efer: 0,
+            msr: MsrState::default(),
             tsc: 0,
             insns: 0,
             halted: false,
@@ -239,6 +243,7 @@ impl Cpu {
         self.cr4 = 0;
         self.dr = [0, 0, 0, 0, 0xFFFF_0FF0, 0x400, 0xFFFF_0FF0, 0x400];
         self.efer = 0;
+        self.msr = MsrState::default();
         self.halted = false;
         self.int_shadow = false;
         self.fault_depth = 0;

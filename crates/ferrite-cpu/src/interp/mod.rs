@@ -9,9 +9,11 @@ mod alu;
 mod bcd;
 mod bits;
 mod control;
+mod cpuid;
 mod data;
 mod idt;
 mod interrupt;
+mod msr;
 mod muldiv;
 mod operand;
 mod protect;
@@ -32,7 +34,8 @@ use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic
 use std::rc::Rc;
 
 pub(crate) use interrupt::IntKind;
-pub(crate) use system::CPUID_SIGNATURE;
+pub(crate) use cpuid::CPUID_SIGNATURE;
+pub use msr::MsrState;
 
 /// Why [`Cpu::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,27 +1,11 @@
-//! System instructions: port I/O, HLT, CPUID, RDTSC, control/debug registers, the
+//! System instructions: port I/O, HLT, RDTSC, control/debug registers, the
 //! descriptor-table registers, and segment register loading.
 
 use super::Exec;
 use crate::fault::{Fault, Vector};
 use crate::flags::Flags;
 use crate::paging::{CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE};
-use crate::state::CPUID_VENDOR;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
-
-/// CPUID leaf 1 EAX (and EDX after reset): family 6, model 3, stepping 3 — a P6.
-pub(crate) const CPUID_SIGNATURE: u32 = 0x0000_0633;
-
-/// CPUID leaf 1 EDX feature bits ferrite implements.
-mod feature {
-    /// x87 FPU on chip.
-    pub const FPU: u32 = 1 << 0;
-    /// Time-stamp counter (RDTSC).
-    pub const TSC: u32 = 1 << 4;
-    /// CMPXCHG8B.
-    pub const CX8: u32 = 1 << 8;
-    /// CMOVcc.
-    pub const CMOV: u32 = 1 << 15;
-}
 
 /// CR0 bits.
 const CR0_PE: u32 = 1 << 0;
@@ -151,6 +135,10 @@ impl Exec<'_> {
             M::Lldt | M::Ltr | M::Sldt | M::Str | M::Lar | M::Lsl | M::Verr | M::Verw | M::Arpl => {
                 self.exec_protect(ins)
             }
+            M::Rdmsr => self.rdmsr(),
+            M::Wrmsr => self.wrmsr(),
+            M::Sysenter => self.sysenter(),
+            M::Sysexit => self.sysexit(),
             M::Invd | M::Wbinvd => self.check_cpl0(),
             M::Invlpg => {
                 self.check_cpl0()?;
@@ -249,20 +237,6 @@ impl Exec<'_> {
         self.cpu.tlb.flush(keep_global);
         self.cpu.mmu_stats.flushes += 1;
         self.end_block = true;
-    }
-
-    fn cpuid(&mut self) {
-        let leaf = self.cpu.gpr[0];
-        let vendor = |i: usize| u32::from_le_bytes(CPUID_VENDOR[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]));
-        let (a, b, c, d) = match leaf {
-            0 => (1, vendor(0), vendor(2), vendor(1)),
-            1 => (CPUID_SIGNATURE, 0, 0, feature::FPU | feature::TSC | feature::CX8 | feature::CMOV),
-            _ => (0, 0, 0, 0),
-        };
-        self.cpu.gpr[0] = a;
-        self.cpu.gpr[3] = b;
-        self.cpu.gpr[1] = c;
-        self.cpu.gpr[2] = d;
     }
 }
 
