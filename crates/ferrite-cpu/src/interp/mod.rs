@@ -13,6 +13,7 @@ mod cpuid;
 mod data;
 mod idt;
 mod interrupt;
+mod io_perm;
 mod msr;
 mod muldiv;
 mod operand;

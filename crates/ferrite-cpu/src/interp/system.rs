@@ -41,18 +41,18 @@ impl Exec<'_> {
         use Mnemonic as M;
         match ins.mnemonic() {
             M::In => {
-                self.check_iopl()?;
                 let port = self.read_op(ins, 1)? as u16;
                 let size = self.op_size(ins, 0);
+                self.check_io(port, size)?;
                 let v = self.io.io_read(port, size);
                 self.set_reg(ins.op0_register(), v);
                 self.end_block = true;
                 Ok(())
             }
             M::Out => {
-                self.check_iopl()?;
                 let port = self.read_op(ins, 0)? as u16;
                 let size = self.op_size(ins, 1);
+                self.check_io(port, size)?;
                 let v = self.read_op(ins, 1)?;
                 self.io.io_write(port, size, v);
                 self.end_block = true;
