@@ -3,7 +3,7 @@
 use crate::decode_cache::DecodeCache;
 use crate::flags::Flags;
 use crate::fpu::FpuState;
-use crate::interp::MsrState;
+use crate::interp::{DebugState, MsrState};
 use crate::soft_tlb::{MmuStats, SoftTlb};
 
 /// General-purpose register numbers, in x86 encoding order.
@@ -162,6 +162,8 @@ pub struct Cpu {
     pub mmu_stats: MmuStats,
     /// The x87 FPU.
     pub fpu: FpuState,
+    /// Armed debug-register breakpoints, derived from DR7.
+    pub dbg: DebugState,
     /// The most recent exception an instruction raised (for debuggers and test runners).
     pub last_fault: Option<FaultRecord>,
     pub(crate) cache: DecodeCache,
@@ -213,6 +215,7 @@ impl Cpu {
             mmu_stats: MmuStats::default(),
             fpu: FpuState::new(),
             last_fault: None,
+            dbg: DebugState::default(),
             cache: DecodeCache::default(),
             cur_eip: 0,
             fault_depth: 0,
@@ -248,6 +251,7 @@ impl Cpu {
         self.int_shadow = false;
         self.fault_depth = 0;
         self.last_fault = None;
+        self.dbg = DebugState::default();
         // RESET leaves the FPU in its power-on state (P6: CW 0x0040, TW 0x5555, +0.0 in
         // every register), not the FNINIT state.
         self.fpu = FpuState::new();

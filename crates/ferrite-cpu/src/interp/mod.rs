@@ -11,6 +11,7 @@ mod bits;
 mod control;
 mod cpuid;
 mod data;
+mod debug;
 mod idt;
 mod interrupt;
 mod io_perm;
@@ -36,6 +37,7 @@ use std::rc::Rc;
 
 pub(crate) use interrupt::IntKind;
 pub(crate) use cpuid::CPUID_SIGNATURE;
+pub use debug::DebugState;
 pub use msr::MsrState;
 
 /// Why [`Cpu::run`] returned.
@@ -63,12 +65,14 @@ pub(crate) struct Exec<'a> {
     pub(crate) io: &'a mut dyn IoBus,
     /// Set by an instruction that must end the current block (mode or flag change).
     pub(crate) end_block: bool,
+    /// Set when a trap after an instruction could not be delivered: the CPU shut down.
+    pub(crate) shutdown: bool,
 }
 
 impl Cpu {
     /// Runs up to `budget` instructions and returns why it stopped.
     pub fn run(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
-        let mut ex = Exec { cpu: self, mem, io, end_block: false };
+        let mut ex = Exec { cpu: self, mem, io, end_block: false, shutdown: false };
         ex.run(budget)
     }
 
@@ -115,6 +119,9 @@ impl Exec<'_> {
                         break;
                     }
                 }
+                if self.shutdown {
+                    return RunExit::TripleFault;
+                }
                 if self.io.stop_requested() {
                     return RunExit::Stopped;
                 }
@@ -140,17 +147,25 @@ impl Exec<'_> {
         let trap = cpu.eflags & Flags::TF != 0;
         let shadow = std::mem::replace(&mut cpu.int_shadow, false);
         self.end_block = false;
+        if self.cpu.dbg.exec_mask != 0 {
+            let lin = self.cpu.seg[SegReg::Cs as usize].base.wrapping_add(start);
+            self.check_exec_breakpoint(lin)?;
+        }
         if let Err(f) = self.dispatch(ins) {
             self.cpu.int_shadow = shadow;
+            self.cpu.dbg.pending = 0;
             return Err(f);
         }
         self.cpu.insns += 1;
         self.cpu.tsc = self.cpu.tsc.wrapping_add(1);
-        if trap && !self.cpu.halted {
-            // Single-step trap after the instruction retires.
+        self.cpu.eflags &= !Flags::RF;
+        let data_hits = std::mem::take(&mut self.cpu.dbg.pending);
+        if (trap || data_hits != 0) && !self.cpu.halted {
+            // Debug trap after the instruction retires: single-step and/or data breakpoints.
             self.end_block = true;
-            if self.deliver(Vector::Debug as u8, IntKind::Trap, None).is_err() {
-                return Err(Fault::new(Vector::DoubleFault));
+            self.cpu.dr[6] |= data_hits as u32 | if trap { debug::dr6::BS } else { 0 };
+            if let Err(f) = self.deliver(Vector::Debug as u8, IntKind::Trap, None) {
+                self.shutdown |= self.raise(f);
             }
         }
         Ok(())

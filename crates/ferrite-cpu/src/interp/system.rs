@@ -227,6 +227,10 @@ impl Exec<'_> {
             _ => {
                 let n = ins.op0_register().number();
                 self.cpu.dr[n] = self.get_reg(ins.op1_register());
+                if n == 7 {
+                    self.cpu.dbg = super::DebugState::from_dr7(self.cpu.dr[7]);
+                    self.end_block = true;
+                }
             }
         }
         Ok(())
