@@ -1,5 +1,6 @@
 //! Errors building a machine. Each message is one line that names the problem.
 
+use crate::boot::multiboot::MultibootError;
 use ferrite_mem::MemError;
 use std::fmt;
 
@@ -19,6 +20,8 @@ pub enum MachineError {
         /// The device that was refused.
         new: &'static str,
     },
+    /// The multiboot kernel (or its module) cannot be booted.
+    Kernel(MultibootError),
 }
 
 impl fmt::Display for MachineError {
@@ -34,6 +37,7 @@ impl fmt::Display for MachineError {
             MachineError::PortConflict { port, existing, new } => {
                 write!(f, "I/O port {port:#06x} is claimed by both the {existing} and the {new}")
             }
+            MachineError::Kernel(e) => e.fmt(f),
         }
     }
 }

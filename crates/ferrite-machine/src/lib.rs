@@ -8,20 +8,26 @@
 //! |---|---|
 //! | the guest wrote V to the exit port | stops: [`StopReason::ExitPort`]\(V) |
 //! | HLT, and nothing can wake it (IF = 0, or no interrupt source on the board — none exists yet) | stops: [`StopReason::Halted`] |
-//! | triple fault | resets the machine (CPU reset, A20 opened as at power-on, RAM kept) and goes on; with `no_reboot` stops: [`StopReason::TripleFault`] |
+//! | triple fault | resets the machine (CPU reset, A20 opened as at power-on, RAM kept; a multiboot kernel is loaded again and entered afresh) and goes on; with `no_reboot` stops: [`StopReason::TripleFault`] |
 //! | the `max_insns` budget is used up | stops: [`StopReason::MaxInsns`] |
 //! | the interrupt flag ([`Machine::interrupt_handle`], set by the CLI's Ctrl-C handler) is set | stops: [`StopReason::Interrupted`] |
 //!
 //! [`StopReason::PowerOff`] is reserved for the ACPI device. The budget counts instruction
 //! attempts (a faulting instruction uses budget without retiring), so every guest stops.
+//!
+//! With [`MachineConfig::kernel`] set, the machine boots a multiboot kernel instead of
+//! running the BIOS ([`boot::multiboot`]): the BIOS image stays mapped, but the CPU starts
+//! at the kernel's entry point in 32-bit protected mode.
 #![deny(missing_docs)]
 
 mod board;
+pub mod boot;
 mod error;
 pub mod port_bus;
 mod summary;
 
 pub use board::DeviceId;
+pub use boot::multiboot::{BootModule, KernelBoot};
 pub use error::MachineError;
 pub use summary::{
     RunSummary, StopReason, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF, STATUS_TRIPLE_FAULT,
@@ -63,11 +69,13 @@ pub struct MachineConfig {
     pub no_reboot: bool,
     /// Log the first access to each unclaimed I/O port on stderr.
     pub trace: bool,
+    /// A multiboot kernel to load and start instead of running the BIOS.
+    pub kernel: Option<KernelBoot>,
 }
 
 impl MachineConfig {
     /// A configuration with `bios` and every default: 16 MiB, debug console discarded,
-    /// POST port 0x80, no instruction limit, reboot on triple fault, no tracing.
+    /// POST port 0x80, no instruction limit, reboot on triple fault, no tracing, no kernel.
     pub fn new(bios: Vec<u8>) -> Self {
         MachineConfig {
             ram_mib: DEFAULT_RAM_MIB,
@@ -77,6 +85,7 @@ impl MachineConfig {
             max_insns: None,
             no_reboot: false,
             trace: false,
+            kernel: None,
         }
     }
 }
@@ -91,6 +100,7 @@ pub struct Machine {
     budget_used: u64,
     resets: u64,
     interrupt: Arc<AtomicBool>,
+    boot: Option<boot::multiboot::LoadPlan>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -106,17 +116,28 @@ impl std::fmt::Debug for Machine {
 
 impl Machine {
     /// Builds a powered-on machine: RAM, the BIOS mapped below 1 MiB and below 4 GiB, the
-    /// built-in devices, and the CPU at its reset vector.
+    /// built-in devices, and the CPU at its reset vector — or, with a kernel, the kernel
+    /// loaded and the CPU at its entry point.
     pub fn new(config: MachineConfig) -> Result<Machine, MachineError> {
         if !(MIN_RAM_MIB..=MAX_RAM_MIB).contains(&config.ram_mib) {
             return Err(MachineError::RamSize(config.ram_mib));
         }
         let mut mem = PhysMem::new(config.ram_mib as usize * MIB)?;
         mem.load_bios(&config.bios)?;
+        let mut cpu = Cpu::new();
+        let boot = match config.kernel {
+            Some(kernel) => {
+                let plan = boot::multiboot::prepare(kernel, mem.ram_size(), config.bios.len() as u32)
+                    .map_err(MachineError::Kernel)?;
+                plan.apply(&mut cpu, &mut mem);
+                Some(plan)
+            }
+            None => None,
+        };
         let board =
             Board::new(Debugcon::new(config.debugcon), ExitPort::new(), PostCode::new(config.post_port), config.trace)?;
         Ok(Machine {
-            cpu: Cpu::new(),
+            cpu,
             mem,
             board,
             max_insns: config.max_insns,
@@ -124,6 +145,7 @@ impl Machine {
             budget_used: 0,
             resets: 0,
             interrupt: Arc::new(AtomicBool::new(false)),
+            boot,
         })
     }
 
@@ -159,10 +181,15 @@ impl Machine {
     }
 
     /// A hardware reset: the CPU back at its reset vector and the A20 gate open, as at
-    /// power-on. RAM and device state are kept (a warm reset).
+    /// power-on. RAM and device state are kept (a warm reset). A machine booted from a
+    /// multiboot kernel loads it again (kernel, module, boot area) and enters it afresh,
+    /// as QEMU re-runs its multiboot loader on reset.
     pub fn reset(&mut self) {
         self.cpu.reset();
         self.mem.set_a20(true);
+        if let Some(plan) = &self.boot {
+            plan.apply(&mut self.cpu, &mut self.mem);
+        }
     }
 
     /// Runs the guest until one of the stop reasons in the crate docs, then flushes the

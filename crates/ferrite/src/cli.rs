@@ -15,7 +15,8 @@ Exit status (the run ends with one line on stderr:
   4         triple-fault  the CPU shut down and --no-reboot was given (else the machine resets)
   124       max-insns     the --max-insns budget ran out
   130       interrupted   Ctrl-C (press it twice to quit at once)
-  1         ferrite could not start: unreadable or wrong-size BIOS image, unwritable output file
+  1         ferrite could not start: unreadable or wrong-size BIOS image, a --kernel that cannot
+            be booted (no multiboot header, bad ELF, does not fit in RAM), unwritable output file
   2         usage error: unknown option or bad option value
   101       internal error: a ferrite bug, reported on one line";
 
@@ -48,6 +49,19 @@ pub struct RunArgs {
     /// [default: the built-in demo ROM]
     #[arg(long, value_name = "FILE")]
     pub bios: Option<PathBuf>,
+
+    /// Boot a multiboot v1 kernel (ELF32 or a.out kludge) directly, without running the
+    /// BIOS: the CPU starts at its entry in 32-bit protected mode; a reset loads it again
+    #[arg(long, value_name = "FILE")]
+    pub kernel: Option<PathBuf>,
+
+    /// Arguments for the --kernel command line (the kernel sees "FILE STRING")
+    #[arg(long, value_name = "STRING", requires = "kernel")]
+    pub append: Option<String>,
+
+    /// Load FILE as a multiboot module after the --kernel (its string is FILE)
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    pub initrd: Option<PathBuf>,
 
     /// Guest RAM in MiB (1..=3584)
     #[arg(short = 'm', long = "memory", value_name = "MiB",
@@ -219,5 +233,17 @@ mod tests {
         assert_eq!(args.debugcon, Sink::Stdio);
         assert_eq!(args.serial, Sink::None);
         assert!(args.bios.is_none() && args.max_insns.is_none() && !args.no_reboot);
+        assert!(args.kernel.is_none() && args.append.is_none() && args.initrd.is_none());
+    }
+
+    #[test]
+    fn test_append_and_initrd_need_a_kernel() {
+        assert!(Cli::try_parse_from(["ferrite", "run", "--append", "x"]).is_err());
+        assert!(Cli::try_parse_from(["ferrite", "run", "--initrd", "x"]).is_err());
+        let cli = Cli::try_parse_from(["ferrite", "run", "--kernel", "k", "--append", "a b", "--initrd", "i"]).unwrap();
+        let Some(Command::Run(args)) = cli.command else { panic!("no run") };
+        assert_eq!(args.kernel, Some(PathBuf::from("k")));
+        assert_eq!(args.append.as_deref(), Some("a b"));
+        assert_eq!(args.initrd, Some(PathBuf::from("i")));
     }
 }

@@ -14,7 +14,7 @@ mod cli;
 use clap::error::ErrorKind;
 use clap::Parser;
 use cli::{Cli, Command, RunArgs, Sink};
-use ferrite_machine::{Machine, MachineConfig};
+use ferrite_machine::{BootModule, KernelBoot, Machine, MachineConfig, MachineError};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::Path;
@@ -100,6 +100,10 @@ fn run(args: RunArgs) -> Result<i32, String> {
     let last_out = Arc::new(AtomicU8::new(b'\n'));
     let debugcon = open_sink(&args.debugcon, "debug console", &last_out)?;
     let _ = (&args.engine, &args.display, &args.serial); // one choice each for now
+    let kernel = match &args.kernel {
+        Some(path) => Some(read_kernel(path, args.append.as_deref(), args.initrd.as_deref(), args.ram_mib)?),
+        None => None,
+    };
     let config = MachineConfig {
         ram_mib: args.ram_mib,
         bios,
@@ -108,8 +112,12 @@ fn run(args: RunArgs) -> Result<i32, String> {
         max_insns: args.max_insns,
         no_reboot: args.no_reboot,
         trace: args.trace,
+        kernel,
     };
-    let mut machine = Machine::new(config).map_err(|e| e.to_string())?;
+    let mut machine = Machine::new(config).map_err(|e| match (e, &args.kernel) {
+        (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
+        (e, _) => e.to_string(),
+    })?;
     install_ctrl_c(machine.interrupt_handle());
     let summary = machine.run();
     let mut stdout = std::io::stdout();
@@ -172,6 +180,40 @@ fn read_bios(path: &Path) -> Result<Vec<u8>, String> {
     Ok(image)
 }
 
+/// Reads a file the guest gets whole (a kernel or a module); it cannot be larger than
+/// guest RAM, which also bounds reads from endless non-regular files.
+fn read_guest_file(path: &Path, what: &str, ram_mib: u32) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let cannot = |e: std::io::Error| format!("cannot read {what} {shown}: {}", io_reason(&e));
+    let file = File::open(path).map_err(cannot)?;
+    if file.metadata().map_err(cannot)?.is_dir() {
+        return Err(format!("cannot read {what} {shown}: Is a directory"));
+    }
+    let cap = ram_mib as u64 * 1024 * 1024;
+    let mut data = Vec::new();
+    file.take(cap + 1).read_to_end(&mut data).map_err(cannot)?;
+    if data.len() as u64 > cap {
+        return Err(format!("{what} {shown} is larger than guest RAM ({ram_mib} MiB); a larger -m may help"));
+    }
+    Ok(data)
+}
+
+/// Reads a multiboot kernel and its module. The kernel's command line is its path,
+/// followed by `append` (as GRUB and QEMU pass it); the module's string is its path.
+fn read_kernel(path: &Path, append: Option<&str>, initrd: Option<&Path>, ram_mib: u32) -> Result<KernelBoot, String> {
+    let image = read_guest_file(path, "kernel", ram_mib)?;
+    let mut cmdline = path.display().to_string();
+    if let Some(extra) = append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
+    }
+    let module = match initrd {
+        Some(p) => Some(BootModule { data: read_guest_file(p, "initrd", ram_mib)?, string: p.display().to_string() }),
+        None => None,
+    };
+    Ok(KernelBoot { image, cmdline, module })
+}
+
 /// Standard output that remembers the last byte written through it.
 struct TrackedStdout {
     last: Arc<AtomicU8>,
@@ -226,6 +268,14 @@ mod tests {
         assert_eq!(err, "cannot read BIOS image /nonexistent/bios.bin: No such file or directory");
         let err = read_bios(Path::new("/")).unwrap_err();
         assert!(err.contains("Is a directory"), "{err}");
+    }
+
+    #[test]
+    fn test_read_kernel_errors_name_the_file() {
+        let err = read_kernel(Path::new("/nonexistent/k.elf"), None, None, 16).unwrap_err();
+        assert_eq!(err, "cannot read kernel /nonexistent/k.elf: No such file or directory");
+        let err = read_guest_file(Path::new("/dev/zero"), "initrd", 1).unwrap_err();
+        assert!(err.contains("larger than guest RAM (1 MiB)"), "{err}");
     }
 
     #[test]
