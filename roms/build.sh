@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reassembles every ROM in roms/ into roms/bin/NAME.bin (64 KiB BIOS images).
+# Reassembles every source in roms/ into roms/bin/NAME.bin: 64 KiB BIOS images, and the
+# multiboot test kernels (multiboot_*.asm, flat a.out-kludge binaries for --kernel).
 # The binaries are committed; a test checks they match their sources.
 set -euo pipefail
 cd "$(dirname "$0")"

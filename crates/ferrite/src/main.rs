@@ -83,8 +83,15 @@ fn report_usage(e: clap::Error) -> i32 {
         }
         _ => {
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let mut lines = text.lines();
+            let first = lines.next().unwrap_or("bad command line");
+            let mut first = first.strip_prefix("error: ").unwrap_or(first).to_string();
+            if first.ends_with(':') {
+                // "the following required arguments were not provided:" lists them below.
+                let listed: Vec<&str> =
+                    lines.take_while(|l| l.starts_with(' ')).map(str::trim).filter(|l| !l.is_empty()).collect();
+                first = format!("{first} {}", listed.join(", "));
+            }
             eprintln!("ferrite: error: {first} (see 'ferrite --help' or 'ferrite run --help')");
             STATUS_USAGE
         }

@@ -194,7 +194,7 @@ pub fn parse(image: &[u8]) -> Result<Elf32, ElfError> {
         return Err(ElfError::BadPhentsize(phentsize));
     }
     let table_end = phnum.checked_mul(phentsize as usize).and_then(|n| n.checked_add(phoff));
-    if table_end.map_or(true, |end| end > image.len()) {
+    if !matches!(table_end, Some(end) if end <= image.len()) {
         return Err(truncated("the program header table reaches past the end of the file"));
     }
     let mut segments = Vec::new();

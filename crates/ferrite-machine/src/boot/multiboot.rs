@@ -446,7 +446,7 @@ fn kernel_chunks(image: &[u8], header: &Header) -> Result<(Vec<Chunk>, u32), Mul
             }
             (k.load_end_addr - k.load_addr) as usize
         };
-        if file_offset.checked_add(file_len).map_or(true, |end| end > image.len()) {
+        if !matches!(file_offset.checked_add(file_len), Some(end) if end <= image.len()) {
             return bad(format!(
                 "the file is {:#x} bytes but load_addr..load_end_addr needs {file_len:#x} bytes from offset \
                  {file_offset:#x}",
