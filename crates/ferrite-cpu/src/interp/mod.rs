@@ -12,6 +12,7 @@ mod control;
 mod cpuid;
 mod data;
 mod debug;
+mod far;
 mod idt;
 mod interrupt;
 mod io_perm;
