@@ -24,6 +24,53 @@ pub(crate) fn run_real_with(code: &[u8], setup: impl FnOnce(&mut PhysMem)) -> (C
     (cpu, mem)
 }
 
+/// Runs `code` at 0000:0100 (SS:SP = 0000:8000, all segments 0) on `bus`, after `setup`
+/// has prepared the CPU and memory, until HLT.
+pub(crate) fn run_real_on(
+    code: &[u8],
+    bus: &mut dyn crate::IoBus,
+    setup: impl FnOnce(&mut Cpu, &mut PhysMem),
+) -> (Cpu, PhysMem) {
+    let mut mem = PhysMem::new(1 << 20).unwrap();
+    mem.write_bytes(0x100, code);
+    let mut cpu = Cpu::new();
+    for s in SegReg::ALL {
+        cpu.load_seg_real(s, 0);
+    }
+    cpu.eip = 0x100;
+    cpu.gpr[4] = 0x8000;
+    setup(&mut cpu, &mut mem);
+    let exit = cpu.run(&mut mem, bus, 10_000);
+    assert_eq!(exit, RunExit::Halted);
+    (cpu, mem)
+}
+
+/// Like [`run_real_on`] with the [`NullBus`].
+pub(crate) fn run_real_setup(code: &[u8], setup: impl FnOnce(&mut Cpu, &mut PhysMem)) -> (Cpu, PhysMem) {
+    run_real_on(code, &mut NullBus, setup)
+}
+
+/// Assembles 16-bit code for address 0x100 with iced's code assembler.
+pub(crate) fn asm16(
+    build: impl FnOnce(&mut iced_x86::code_asm::CodeAssembler) -> Result<(), iced_x86::IcedError>,
+) -> Vec<u8> {
+    let mut a = iced_x86::code_asm::CodeAssembler::new(16).unwrap();
+    build(&mut a).unwrap();
+    a.assemble(0x100).unwrap()
+}
+
+/// Points real-mode interrupt vector `vector` at 0000:`handler` and puts a HLT there.
+pub(crate) fn hlt_handler(mem: &mut PhysMem, vector: u8, handler: u16) {
+    let entry = vector as u32 * 4;
+    mem.write_bytes(entry, &[handler as u8, (handler >> 8) as u8, 0, 0]);
+    mem.write_u8(handler as u32, 0xF4);
+}
+
+/// Reads a little-endian word of guest memory.
+pub(crate) fn read_u16(mem: &PhysMem, addr: u32) -> u16 {
+    mem.read_u8(addr) as u16 | (mem.read_u8(addr + 1) as u16) << 8
+}
+
 #[test]
 fn test_mov_add_hlt() {
     // mov ax, 0x1234; add ax, 0x0101; hlt
