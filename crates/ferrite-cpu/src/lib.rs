@@ -16,6 +16,7 @@ mod fpu;
 mod interp;
 mod memory;
 mod paging;
+mod simd;
 pub mod soft_tlb;
 mod state;
 
@@ -25,6 +26,7 @@ pub use fault::{Fault, Vector};
 pub use flags::Flags;
 pub use fpu::{FpuState, F80};
 pub use interp::{MsrState, RunExit};
+pub use simd::SseState;
 pub use soft_tlb::MmuStats;
 pub use state::{Cpu, FaultRecord, Gpr, SegReg, Segment, TableReg, CPUID_VENDOR};
 

@@ -3,6 +3,7 @@
 use crate::decode_cache::DecodeCache;
 use crate::flags::Flags;
 use crate::fpu::FpuState;
+use crate::simd::SseState;
 use crate::interp::{DebugState, MsrState};
 use crate::soft_tlb::{MmuStats, SoftTlb};
 
@@ -162,6 +163,8 @@ pub struct Cpu {
     pub mmu_stats: MmuStats,
     /// The x87 FPU.
     pub fpu: FpuState,
+    /// The SSE registers (XMM0–7) and MXCSR.
+    pub sse: SseState,
     /// Armed debug-register breakpoints, derived from DR7.
     pub dbg: DebugState,
     /// The most recent exception an instruction raised (for debuggers and test runners).
@@ -214,6 +217,7 @@ impl Cpu {
             tlb: SoftTlb::default(),
             mmu_stats: MmuStats::default(),
             fpu: FpuState::new(),
+            sse: SseState::new(),
             last_fault: None,
             dbg: DebugState::default(),
             cache: DecodeCache::default(),
@@ -255,6 +259,7 @@ impl Cpu {
         // RESET leaves the FPU in its power-on state (P6: CW 0x0040, TW 0x5555, +0.0 in
         // every register), not the FNINIT state.
         self.fpu = FpuState::new();
+        self.sse = SseState::new();
         self.tlb.flush(false);
         self.cache.clear();
     }

@@ -1,5 +1,5 @@
 //! Control instructions: FINIT, FCLEX, FSTCW/FLDCW, FSTSW, FSTENV/FLDENV, FSAVE/FRSTOR,
-//! FXSAVE/FXRSTOR (x87 part of the image), FFREE(P), FINCSTP/FDECSTP and FXCH.
+//! FXSAVE/FXRSTOR (the x87 image plus MXCSR and XMM0–7), FFREE(P), FINCSTP/FDECSTP and FXCH.
 
 use super::float::Env;
 use super::{exc, st_index, sw, FpuState, CW_FIXED1, CW_WRITABLE, F80, TAG_EMPTY};
@@ -16,6 +16,8 @@ const FXSAVE_ALIGN: u32 = 16;
 const FXSAVE_SIZE: usize = 512;
 /// Offset of ST0 in the FXSAVE image.
 const FXSAVE_REGS: usize = 32;
+/// Offset of XMM0 in the FXSAVE image.
+const FXSAVE_XMM: usize = 160;
 
 /// The four FSTENV/FLDENV layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +230,18 @@ impl Exec<'_> {
                 } else {
                     let mut img = [0u8; FXSAVE_SIZE];
                     self.fpu_read_bytes(seg, off, &mut img)?;
+                    let mxcsr = u32::from_le_bytes([img[24], img[25], img[26], img[27]]);
+                    if mxcsr & !crate::simd::MXCSR_MASK != 0 {
+                        return Err(Fault::GP0);
+                    }
                     self.cpu.fpu.fxrstor_image(&img);
+                    self.cpu.sse.mxcsr = mxcsr;
+                    for (i, x) in self.cpu.sse.xmm.iter_mut().enumerate() {
+                        let at = FXSAVE_XMM + 16 * i;
+                        let mut v = [0u8; 16];
+                        v.copy_from_slice(&img[at..at + 16]);
+                        *x = u128::from_le_bytes(v);
+                    }
                 }
             }
             M::Ffree | M::Ffreep => {
@@ -271,13 +284,17 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// FXSAVE: writes the x87 area of the image, leaving the SSE areas untouched.
+    /// FXSAVE: writes the x87 area, MXCSR and MXCSR_MASK and XMM0–7 (bytes 0–287); the
+    /// reserved and software-available bytes 288–511 are left untouched.
     fn fxsave(&mut self, seg: SegReg, off: u32) -> Result<(), Fault> {
         let mut img = [0u8; FXSAVE_SIZE];
         self.cpu.fpu.fxsave_image(&mut img);
-        // Bytes 24–31 (MXCSR) and 160+ (XMM registers) belong to SSE: not written.
-        self.fpu_probe_write(seg, off, FXSAVE_REGS as u32 + 128)?;
-        self.fpu_write_bytes(seg, off, &img[..24])?;
-        self.fpu_write_bytes(seg, off.wrapping_add(FXSAVE_REGS as u32), &img[FXSAVE_REGS..160])
+        img[24..28].copy_from_slice(&self.cpu.sse.mxcsr.to_le_bytes());
+        img[28..32].copy_from_slice(&crate::simd::MXCSR_MASK.to_le_bytes());
+        for (i, x) in self.cpu.sse.xmm.iter().enumerate() {
+            let at = FXSAVE_XMM + 16 * i;
+            img[at..at + 16].copy_from_slice(&x.to_le_bytes());
+        }
+        self.fpu_write_bytes(seg, off, &img[..FXSAVE_XMM + 128])
     }
 }

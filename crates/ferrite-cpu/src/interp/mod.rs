@@ -306,6 +306,8 @@ impl Exec<'_> {
             M::Mul | M::Imul | M::Div | M::Idiv => self.exec_muldiv(ins),
             M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => self.exec_bcd(ins),
             M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Bswap => self.exec_bits(ins),
+            // SSE2 MOVSD/CMPSD share their mnemonics with the string instructions.
+            M::Movsd | M::Cmpsd if crate::simd::is_simd(ins) => self.exec_simd(ins),
             M::Movsb | M::Movsw | M::Movsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Stosb | M::Stosw
             | M::Stosd | M::Lodsb | M::Lodsw | M::Lodsd | M::Scasb | M::Scasw | M::Scasd | M::Insb
             | M::Insw | M::Insd | M::Outsb | M::Outsw | M::Outsd => self.exec_string(ins),

@@ -12,8 +12,8 @@ const CR0_PE: u32 = 1 << 0;
 const CR0_ET: u32 = 1 << 4;
 const CR0_TS: u32 = 1 << 3;
 const CR0_EM: u32 = 1 << 2;
-/// CR4 bits this CPU accepts (VME…PGE); others are #GP(0).
-const CR4_SUPPORTED: u32 = 0xFF;
+/// CR4 bits this CPU accepts (VME…PGE, OSFXSR, OSXMMEXCPT); others are #GP(0).
+const CR4_SUPPORTED: u32 = 0xFF | crate::simd::CR4_OSFXSR | crate::simd::CR4_OSXMMEXCPT;
 
 impl Exec<'_> {
     /// #GP(0) unless the current privilege level may use IOPL-sensitive instructions.
@@ -169,6 +169,7 @@ impl Exec<'_> {
                 }
                 self.exec_x87(ins)
             }
+            _ if crate::simd::is_simd(ins) => self.exec_simd(ins),
             _ => Err(Fault::UD),
         }
     }

@@ -1,0 +1,338 @@
+//! MMX/SSE/SSE2 tests: exact bit patterns for each instruction group, rounding and
+//! exception flags against the MXCSR controls, #XM/#UD/#GP/#NM behaviour, the MMX view of
+//! the x87 registers, and FXSAVE/FXRSTOR.
+//!
+//! The soft-float results are also checked against the host's IEEE arithmetic, which is
+//! correctly rounded to nearest, over many operand patterns (normal, denormal, huge).
+
+use super::mxcsr::{DAZ, DE, FZ, IE, MASK_SHIFT, MXCSR_RESET, OE, PE, RC_SHIFT, UE, ZE};
+use super::softfp::{BinOp, Ctx};
+use crate::fault::Vector;
+use crate::tests::run_real_with;
+use crate::Cpu;
+use ferrite_mem::PhysMem;
+use iced_x86::code_asm::*;
+use rustc_apfloat::ieee::{Double, Single};
+
+/// Data the programs read lives here (16-byte aligned).
+const DATA: u32 = 0x200;
+/// Results are stored here.
+const OUT: u32 = 0x400;
+/// Exception handlers: vector v → HLT at HANDLERS + v.
+const HANDLERS: u32 = 0x600;
+
+/// Assembles 16-bit code that enables SSE (CR4.OSFXSR, plus OSXMMEXCPT when `xm`), runs
+/// `build`, and halts; `data` is placed at DATA. Every exception vector up to 19 goes to
+/// its own HLT so `last_fault` tells what happened.
+fn run_cfg(xm: bool, build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>, data: &[u8]) -> (Cpu, PhysMem) {
+    let mut a = CodeAssembler::new(16).unwrap();
+    a.mov(eax, cr4).unwrap();
+    a.or(eax, if xm { 0x600 } else { 0x200 }).unwrap();
+    a.mov(cr4, eax).unwrap();
+    build(&mut a).unwrap();
+    a.hlt().unwrap();
+    let code = a.assemble(0x100).unwrap();
+    let data = data.to_vec();
+    run_real_with(&code, |m| {
+        m.write_bytes(DATA, &data);
+        for v in 0..20u32 {
+            m.write_bytes(4 * v, &[(HANDLERS + v) as u8, ((HANDLERS + v) >> 8) as u8, 0, 0]);
+            m.write_u8(HANDLERS + v, 0xF4);
+        }
+    })
+}
+
+fn run(build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>, data: &[u8]) -> (Cpu, PhysMem) {
+    run_cfg(true, build, data)
+}
+
+fn fault_vector(cpu: &Cpu) -> Option<u8> {
+    cpu.last_fault.map(|f| f.fault.vector)
+}
+
+fn read128(m: &PhysMem, at: u32) -> u128 {
+    let mut b = [0u8; 16];
+    m.read_bytes(at, &mut b);
+    u128::from_le_bytes(b)
+}
+
+fn bytes128(v: &[u128]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn ps(v: [f32; 4]) -> u128 {
+    v.iter().enumerate().fold(0, |acc, (i, f)| acc | (f.to_bits() as u128) << (32 * i))
+}
+
+fn pd(v: [f64; 2]) -> u128 {
+    v[0].to_bits() as u128 | (v[1].to_bits() as u128) << 64
+}
+
+fn mx(rc: u32) -> u32 {
+    MXCSR_RESET | rc << RC_SHIFT
+}
+
+#[test]
+fn test_simd_division_rounding_modes_and_flags() {
+    let one = 1.0f32.to_bits() as u64;
+    let three = 3.0f32.to_bits() as u64;
+    for (rc, want) in [(0, 0x3EAA_AAAB), (1, 0x3EAA_AAAA), (2, 0x3EAA_AAAB), (3, 0x3EAA_AAAA)] {
+        let mut c = Ctx::new(mx(rc));
+        assert_eq!(c.binop::<Single>(BinOp::Div, one, three), want, "rc {rc}");
+        assert_eq!(c.flags, PE);
+    }
+    // -1/3 rounded down grows in magnitude.
+    let mut c = Ctx::new(mx(1));
+    assert_eq!(c.binop::<Single>(BinOp::Div, one | 1 << 31, three), 0xBEAA_AAAB);
+    // Exact result: no flags.
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Double>(BinOp::Mul, 1.5f64.to_bits(), 2.0f64.to_bits()), 3.0f64.to_bits());
+    assert_eq!(c.flags, 0);
+}
+
+#[test]
+fn test_simd_special_results() {
+    let f = |v: f32| v.to_bits() as u64;
+    let mut c = Ctx::new(MXCSR_RESET);
+    // 0/0 and inf-inf give the QNaN indefinite.
+    assert_eq!(c.binop::<Single>(BinOp::Div, f(0.0), f(0.0)), 0xFFC0_0000);
+    assert_eq!(c.binop::<Single>(BinOp::Sub, f(f32::INFINITY), f(f32::INFINITY)), 0xFFC0_0000);
+    assert_eq!(c.flags, IE);
+    // x/0: ZE and a signed infinity.
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Div, f(-2.0), f(0.0)), f(f32::NEG_INFINITY));
+    assert_eq!(c.flags, ZE);
+    // The first NaN operand wins, quieted; an SNaN raises IE.
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Add, 0x7F80_0001, 0x7FC0_0002), 0x7FC0_0001);
+    assert_eq!(c.flags, IE);
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Mul, f(1.0), 0xFFC0_1234), 0xFFC0_1234);
+    assert_eq!(c.flags, 0);
+    // MIN/MAX: any NaN or equal values return the second operand; NaN is invalid.
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Min, 0x7FC0_0000, f(1.0)), f(1.0));
+    assert_eq!(c.binop::<Single>(BinOp::Max, f(1.0), 0x7FC0_0000), 0x7FC0_0000);
+    assert_eq!(c.flags, IE);
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Min, f(0.0), f(-0.0)), f(-0.0));
+    assert_eq!(c.binop::<Single>(BinOp::Max, f(-0.0), f(0.0)), f(0.0));
+    assert_eq!(c.binop::<Single>(BinOp::Max, f(3.0), f(2.0)), f(3.0));
+    assert_eq!(c.flags, 0);
+    // Overflow (masked): infinity with OE and PE; toward zero gives the largest finite.
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Mul, f(f32::MAX), f(2.0)), f(f32::INFINITY));
+    assert_eq!(c.flags, OE | PE);
+    let mut c = Ctx::new(mx(3));
+    assert_eq!(c.binop::<Single>(BinOp::Mul, f(f32::MAX), f(2.0)), f(f32::MAX));
+    // sqrt(-1) is invalid, sqrt(-0) is -0.
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.sqrt::<Double>((-1.0f64).to_bits()), 0xFFF8_0000_0000_0000);
+    assert_eq!(c.sqrt::<Double>((-0.0f64).to_bits()), (-0.0f64).to_bits());
+    assert_eq!(c.flags, IE);
+    assert_eq!(Ctx::new(MXCSR_RESET).sqrt::<Single>(f(2.0)), 0x3FB5_04F3);
+}
+
+#[test]
+fn test_simd_underflow_daz_ftz() {
+    let tiny = f32::MIN_POSITIVE as f64;
+    let f = |v: f64| (v as f32).to_bits() as u64;
+    // MIN_POSITIVE / 3: a denormal, inexact → UE and PE.
+    let mut c = Ctx::new(MXCSR_RESET);
+    let r = c.binop::<Single>(BinOp::Div, f(tiny), f(3.0));
+    assert_eq!(r, (f32::MIN_POSITIVE / 3.0).to_bits() as u64);
+    assert_eq!(c.flags, UE | PE);
+    // FZ flushes it to +0 with UE and PE.
+    let mut c = Ctx::new(MXCSR_RESET | FZ);
+    assert_eq!(c.binop::<Single>(BinOp::Div, f(tiny), f(3.0)), 0);
+    assert_eq!(c.flags, UE | PE);
+    // A denormal operand raises DE; with DAZ it reads as zero and raises nothing.
+    let den = 1u64; // smallest single denormal
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Add, den, f(0.0)), den);
+    assert_eq!(c.flags, DE);
+    let mut c = Ctx::new(MXCSR_RESET | DAZ);
+    assert_eq!(c.binop::<Single>(BinOp::Add, den | 1 << 31, f(0.0)), 0);
+    assert_eq!(c.flags, 0);
+    // Unmasked UE reports an exact tiny result too.
+    let mut c = Ctx::new(MXCSR_RESET & !(UE << MASK_SHIFT));
+    c.binop::<Single>(BinOp::Mul, den, f(1.0));
+    assert_eq!(c.flags & UE, UE);
+}
+
+#[test]
+fn test_simd_conversions() {
+    let mut c = Ctx::new(MXCSR_RESET);
+    let f = |v: f32| v.to_bits() as u64;
+    assert_eq!(c.to_i32::<Single>(f(2.5), false), 2);
+    assert_eq!(c.to_i32::<Single>(f(3.5), false), 4);
+    assert_eq!(c.to_i32::<Single>(f(-2.7), true), (-2i32) as u32);
+    assert_eq!(c.flags, PE);
+    let mut c = Ctx::new(mx(1));
+    assert_eq!(c.to_i32::<Single>(f(-2.5), false), (-3i32) as u32);
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.to_i32::<Single>(f(3e9), true), 0x8000_0000);
+    assert_eq!(c.to_i32::<Double>(f64::NAN.to_bits(), false), 0x8000_0000);
+    assert_eq!(c.flags, IE);
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.to_i32::<Double>((-2147483648.0f64).to_bits(), false), 0x8000_0000);
+    assert_eq!(c.to_i32::<Double>(2147483647.0f64.to_bits(), false), 0x7FFF_FFFF);
+    assert_eq!(c.flags, 0);
+    // 16777217 is not a single: rounds to even, PE.
+    assert_eq!(c.from_i32::<Single>(16_777_217), f(16_777_216.0));
+    assert_eq!(c.flags, PE);
+    let mut c = Ctx::new(mx(2));
+    assert_eq!(c.from_i32::<Single>(16_777_217), f(16_777_218.0));
+    // Narrowing and widening, NaN payloads kept and quieted.
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.convert::<Double, Single>(0.1f64.to_bits()), f(0.1));
+    assert_eq!(c.flags, PE);
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.convert::<Single, Double>(0x7F80_0001), 0x7FF8_0000_2000_0000);
+    assert_eq!(c.flags, IE);
+    assert_eq!(c.convert::<Double, Single>(0xFFF8_0000_2000_0000), 0xFFC0_0001);
+    // Approximations: within 1.5 × 2^-12 of the true value.
+    let r = f32::from_bits(Ctx::rcp(3.0f32.to_bits()));
+    assert!((r - 1.0 / 3.0).abs() < 1.0 / 3.0 * 1.5 / 4096.0);
+    let r = f32::from_bits(Ctx::rsqrt(4.0f32.to_bits()));
+    assert_eq!(r, 0.5);
+    assert_eq!(Ctx::rcp(0), 0x7F80_0000);
+    assert_eq!(Ctx::rsqrt(f(-1.0) as u32), 0xFFC0_0000);
+}
+
+/// A small deterministic generator of interesting bit patterns.
+fn patterns(seed: &mut u64, bits: u32) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    let v = *seed;
+    match v % 4 {
+        // Exponent near the denormal range.
+        0 => v & ((1 << (bits - 4)) - 1),
+        _ => v & if bits == 32 { 0xFFFF_FFFF } else { u64::MAX },
+    }
+}
+
+#[test]
+fn test_simd_matches_host_ieee_round_to_nearest() {
+    let mut seed = 0x1234_5678_9ABC_DEF1u64;
+    for _ in 0..20_000 {
+        let (a, b) = (patterns(&mut seed, 32) as u32, patterns(&mut seed, 32) as u32);
+        let (fa, fb) = (f32::from_bits(a), f32::from_bits(b));
+        if fa.is_nan() || fb.is_nan() {
+            continue;
+        }
+        let mut c = Ctx::new(MXCSR_RESET);
+        for (op, host) in [(BinOp::Add, fa + fb), (BinOp::Sub, fa - fb), (BinOp::Mul, fa * fb), (BinOp::Div, fa / fb)] {
+            let r = c.binop::<Single>(op, a as u64, b as u64) as u32;
+            if host.is_nan() {
+                assert_eq!(r, 0xFFC0_0000);
+            } else {
+                assert_eq!(r, host.to_bits(), "{op:?} {a:#x} {b:#x}");
+            }
+        }
+        if !fa.is_sign_negative() || fa == 0.0 {
+            assert_eq!(c.sqrt::<Single>(a as u64) as u32, fa.sqrt().to_bits(), "sqrt {a:#x}");
+        }
+        let (da, db) = (patterns(&mut seed, 64), patterns(&mut seed, 64));
+        let (ha, hb) = (f64::from_bits(da), f64::from_bits(db));
+        if ha.is_nan() || hb.is_nan() {
+            continue;
+        }
+        let r = c.binop::<Double>(BinOp::Mul, da, db);
+        if !(ha * hb).is_nan() {
+            assert_eq!(r, (ha * hb).to_bits(), "mul {da:#x} {db:#x}");
+        }
+        if !ha.is_sign_negative() {
+            assert_eq!(c.sqrt::<Double>(da), ha.sqrt().to_bits(), "sqrt {da:#x}");
+        }
+        let mut k = Ctx::new(MXCSR_RESET);
+        assert_eq!(k.convert::<Double, Single>(da) as u32, (ha as f32).to_bits(), "cvt {da:#x}");
+    }
+}
+
+#[test]
+fn test_e2e_sse_disabled_is_ud_and_ts_is_nm() {
+    // Without CR4.OSFXSR, ADDPS is #UD.
+    let mut a = CodeAssembler::new(16).unwrap();
+    a.addps(xmm0, xmm1).unwrap();
+    a.hlt().unwrap();
+    let code = a.assemble(0x100).unwrap();
+    let (cpu, _) = run_real_with(&code, |m| {
+        m.write_bytes(6 * 4, &[0x00, 0x03, 0, 0]);
+        m.write_u8(0x300, 0xF4);
+    });
+    assert_eq!(fault_vector(&cpu), Some(Vector::InvalidOpcode as u8));
+    // With CR0.TS, #NM; MMX without OSFXSR works.
+    let (cpu, _) = run(
+        |a| {
+            a.mov(eax, cr0)?;
+            a.or(eax, 8)?;
+            a.mov(cr0, eax)?;
+            a.movaps(xmm0, xmm1)
+        },
+        &[],
+    );
+    assert_eq!(fault_vector(&cpu), Some(Vector::DeviceNotAvailable as u8));
+    let (cpu, _) = run_cfg(false, |a| a.paddb(mm0, mm1), &[]);
+    assert_eq!(cpu.last_fault, None);
+}
+
+#[test]
+fn test_e2e_integer_ops_sse2() {
+    let x = 0x8000_7FFF_0102_0304_F0E0_D0C0_0080_FF01u128;
+    let y = 0x0001_0001_0101_0101_1020_3040_0080_0101u128;
+    let (cpu, mem) = run(
+        |a| {
+            a.movdqa(xmm0, xmmword_ptr(DATA))?;
+            a.movdqa(xmm1, xmmword_ptr(DATA + 16))?;
+            a.movdqa(xmm2, xmm0)?;
+            a.paddb(xmm2, xmm1)?;
+            a.movdqa(xmmword_ptr(OUT), xmm2)?;
+            a.movdqa(xmm2, xmm0)?;
+            a.paddsw(xmm2, xmm1)?;
+            a.movdqa(xmmword_ptr(OUT + 16), xmm2)?;
+            a.movdqa(xmm2, xmm0)?;
+            a.psubusb(xmm2, xmm1)?;
+            a.movdqa(xmmword_ptr(OUT + 32), xmm2)?;
+            a.movdqa(xmm2, xmm0)?;
+            a.pmaddwd(xmm2, xmm1)?;
+            a.movdqa(xmmword_ptr(OUT + 48), xmm2)?;
+            a.movdqa(xmm2, xmm0)?;
+            a.pcmpeqb(xmm2, xmm1)?;
+            a.pmovmskb(ecx, xmm2)?;
+            a.pshufd(xmm3, xmm0, 0x1B)?;
+            a.movdqu(xmmword_ptr(OUT + 64), xmm3)?;
+            a.movdqa(xmm2, xmm0)?;
+            a.psadbw(xmm2, xmm1)?;
+            a.movdqa(xmmword_ptr(OUT + 80), xmm2)?;
+            a.movdqa(xmm2, xmm0)?;
+            a.psrad(xmm2, 4)?;
+            a.pslldq(xmm2, 3)?;
+            a.movdqa(xmmword_ptr(OUT + 96), xmm2)?;
+            a.pextrw(edx, xmm0, 6)?;
+            a.pinsrw(xmm0, edx, 0)?;
+            a.movdqa(xmmword_ptr(OUT + 112), xmm0)?;
+            a.movdqa(xmm2, xmm1)?;
+            a.punpckhbw(xmm2, xmm0)?;
+            a.movdqa(xmmword_ptr(OUT + 128), xmm2)?;
+            a.movdqa(xmm2, xmm0)?;
+            a.packuswb(xmm2, xmm1)?;
+            a.movdqa(xmmword_ptr(OUT + 144), xmm2)
+        },
+        &bytes128(&[x, y]),
+    );
+    assert_eq!(cpu.last_fault, None);
+    assert_eq!(read128(&mem, OUT), 0x8001_7F00_0203_0405_0000_0000_0000_0002);
+    assert_eq!(read128(&mem, OUT + 16), 0x8001_7FFF_0203_0405_0100_0100_0100_0002);
+    assert_eq!(read128(&mem, OUT + 32), 0x8000_7FFE_0001_0203_E0C0_A080_0000_FE00);
+    assert_eq!(read128(&mem, OUT + 48), 0xFFFF_FFFF_0004_0A06_F624_4C00_FFFF_4001);
+    assert_eq!(cpu.gpr[1], 0b1000_0000_1101);
+    assert_eq!(read128(&mem, OUT + 64), 0x0080_FF01_F0E0_D0C0_0102_0304_8000_7FFF);
+    assert_eq!(read128(&mem, OUT + 80), 0x204 << 64 | 0x3BE);
+    assert_eq!(read128(&mem, OUT + 96), 0xFF00_1020_30FF_0E0D_0C00_080F_F000_0000);
+    assert_eq!(cpu.gpr[2], 0x7FFF);
+    assert_eq!(read128(&mem, OUT + 112), 0x8000_7FFF_0102_0304_F0E0_D0C0_0080_7FFF);
+    assert_eq!(read128(&mem, OUT + 128), 0x8000_0001_7F00_FF01_0101_0201_0301_0401);
+    assert_eq!(read128(&mem, OUT + 144), 0x0101_FFFF_FFFF_80FF_00FF_FFFF_0000_80FF);
+}
