@@ -37,7 +37,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Boot a PC from a BIOS image and run it until it stops
+    /// Boot a PC from a BIOS image (or a multiboot --kernel) and run it until it stops
     #[command(after_help = EXIT_STATUS_HELP)]
     Run(RunArgs),
 }
