@@ -39,6 +39,16 @@ pub(crate) mod feature {
     pub const CMOV: u32 = 1 << 15;
     /// The PAT MSR (kept as storage).
     pub const PAT: u32 = 1 << 16;
+    /// CLFLUSH (line size in leaf 1 EBX bits 8–15).
+    pub const CLFSH: u32 = 1 << 19;
+    /// MMX.
+    pub const MMX: u32 = 1 << 23;
+    /// FXSAVE/FXRSTOR with the SSE state, CR4.OSFXSR.
+    pub const FXSR: u32 = 1 << 24;
+    /// SSE.
+    pub const SSE: u32 = 1 << 25;
+    /// SSE2.
+    pub const SSE2: u32 = 1 << 26;
     /// Leaf 0x80000001 EDX: no-execute pages with PAE.
     pub const EXT_NX: u32 = 1 << 20;
 }
@@ -54,7 +64,15 @@ pub(crate) const LEAF1_EDX: u32 = feature::FPU
     | feature::MTRR
     | feature::PGE
     | feature::CMOV
-    | feature::PAT;
+    | feature::PAT
+    | feature::CLFSH
+    | feature::MMX
+    | feature::FXSR
+    | feature::SSE
+    | feature::SSE2;
+
+/// Leaf 1 EBX: the CLFLUSH line size in 8-byte units (bits 8–15), 64 bytes.
+const LEAF1_EBX: u32 = 8 << 8;
 
 /// Leaf 2: one descriptor byte per cache/TLB; 0x01 in AL says "call once". We report
 /// only "no further cache information" rather than invent a cache geometry.
@@ -73,7 +91,7 @@ impl Exec<'_> {
         };
         let (a, b, c, d) = match leaf {
             0 => (MAX_LEAF, word(CPUID_VENDOR, 0), word(CPUID_VENDOR, 2), word(CPUID_VENDOR, 1)),
-            1 => (CPUID_SIGNATURE, 0, 0, LEAF1_EDX),
+            1 => (CPUID_SIGNATURE, LEAF1_EBX, 0, LEAF1_EDX),
             2 => (LEAF2_EAX, 0, 0, 0),
             EXT_BASE => (MAX_EXT_LEAF, 0, 0, 0),
             0x8000_0001 => (0, 0, 0, feature::EXT_NX),
