@@ -8,9 +8,11 @@
 
 mod disasm;
 mod regs;
+mod stats;
 
 pub use disasm::{disassemble, disassemble_at_pc, MAX_INSN_LEN};
 pub use regs::{flag_names, format_registers};
+pub use stats::format_stats;
 
 use ferrite_cpu::Cpu;
 use ferrite_mem::PhysMem;

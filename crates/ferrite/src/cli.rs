@@ -102,6 +102,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub dump_regs: bool,
 
+    /// After the run, print counters on stderr: instructions, shadow-MMU faults
+    /// (hypervisor-induced soft-TLB fills vs guest-induced #PF), TLB flushes, decode cache
+    #[arg(long)]
+    pub stats: bool,
+
     /// Log unusual guest events on stderr (now: the first access to each unclaimed I/O port)
     #[arg(long)]
     pub trace: bool,

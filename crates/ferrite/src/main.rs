@@ -136,6 +136,9 @@ fn run(args: RunArgs) -> Result<i32, String> {
     if args.dump_regs {
         eprint!("{}", ferrite_debug::dump(machine.cpu(), machine.mem()));
     }
+    if args.stats {
+        eprint!("{}", ferrite_debug::format_stats(machine.cpu()));
+    }
     eprintln!("ferrite: {summary}");
     Ok(summary.exit_status())
 }

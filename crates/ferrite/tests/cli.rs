@@ -153,6 +153,17 @@ fn test_dump_regs_prints_registers_and_next_instruction() {
 }
 
 #[test]
+fn test_stats_prints_engine_and_mmu_counters() {
+    let o = ferrite(&["run", "--max-insns", "500", "--stats", "--debugcon", "none"]);
+    let err = stderr(&o);
+    assert!(err.contains("ferrite: stats: insns=500"), "{err}");
+    assert!(err.contains("hypervisor-faults="), "{err}");
+    assert!(err.contains("guest-faults="), "{err}");
+    assert!(err.contains("decode-cache blocks-decoded="), "{err}");
+    assert!(summary(&o).starts_with("ferrite: stopped: max-insns"), "{err}");
+}
+
+#[test]
 fn test_accepted_options() {
     let o = ferrite(&[
         "run",
