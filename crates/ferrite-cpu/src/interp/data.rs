@@ -285,11 +285,14 @@ impl Exec<'_> {
             if r == Register::CS {
                 return Err(Fault::UD);
             }
-            let sp = self.sp();
+            // The increment uses the stack size in force before the load (POP SS may
+            // change it).
+            let mask = self.stack_mask();
+            let new_esp = (self.cpu.gpr[4] & !mask) | (self.sp().wrapping_add(size as u32) & mask);
             let sel = self.peek(0, size)? as u16;
             let s = super::operand::seg_of(r);
             self.load_segment(s, sel)?;
-            self.set_sp(sp.wrapping_add(size as u32));
+            self.cpu.gpr[4] = new_esp;
             if s == SegReg::Ss {
                 self.cpu.int_shadow = true;
             }
