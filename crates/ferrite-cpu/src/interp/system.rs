@@ -153,7 +153,7 @@ impl Exec<'_> {
             }
             M::Ud0 | M::Ud1 | M::Ud2 | M::INVALID => Err(Fault::UD),
             M::Fxsave | M::Fxrstor => {
-                // FXSAVE/FXRSTOR: #NM on EM or TS; the x87 part of the image only.
+                // FXSAVE/FXRSTOR: #NM on EM or TS; the x87 image, MXCSR and XMM0–7.
                 if self.cpu.cr0 & (CR0_EM | CR0_TS) != 0 {
                     return Err(Fault::new(Vector::DeviceNotAvailable));
                 }

@@ -611,3 +611,50 @@ fn test_cpuid_reports_mmx_sse_sse2() {
     }
     assert_eq!((cpu.gpr[3] >> 8) & 0xFF, 8, "CLFLUSH line size 64");
 }
+
+#[test]
+fn test_e2e_mmx_integer_ops() {
+    let a = 0x8000_7FFF_FF80_0102u64;
+    let b = 0x0003_FFFE_0080_8001u64;
+    let data = [a.to_le_bytes(), b.to_le_bytes(), 0x1122_3344u64.to_le_bytes(), 3u64.to_le_bytes()].concat();
+    let (cpu, mem) = run_cfg(
+        false,
+        |a| {
+            a.movq(mm0, qword_ptr(DATA))?;
+            a.movq(mm1, qword_ptr(DATA + 8))?;
+            let ops: [fn(&mut CodeAssembler) -> Result<(), IcedError>; 8] = [
+                |a| a.packssdw(mm2, mm1),
+                |a| a.punpcklbw(mm2, dword_ptr(DATA + 16)),
+                |a| a.psraw(mm2, qword_ptr(DATA + 24)),
+                |a| a.pmulhw(mm2, mm1),
+                |a| a.pcmpgtb(mm2, mm1),
+                |a| a.pandn(mm2, mm1),
+                |a| a.psubsw(mm2, mm1),
+                |a| a.psllq(mm2, 64),
+            ];
+            for (i, op) in ops.iter().enumerate() {
+                a.movq(mm2, mm0)?;
+                op(a)?;
+                a.movq(qword_ptr(OUT + 8 * i as u32), mm2)?;
+            }
+            Ok(())
+        },
+        &data,
+    );
+    assert_eq!(cpu.last_fault, None);
+    let want = [
+        0x7FFF_7FFF_8000_8000u64,
+        0x11FF_2280_3301_4402,
+        0xF000_0FFF_FFF0_0020,
+        0xFFFE_FFFF_FFFF_FF7F,
+        0x0000_FFFF_0000_FFFF,
+        0x0003_8000_0000_8001,
+        0x8000_7FFF_FF00_7FFF,
+        0,
+    ];
+    for (i, w) in want.iter().enumerate() {
+        let mut b = [0u8; 8];
+        mem.read_bytes(OUT + 8 * i as u32, &mut b);
+        assert_eq!(u64::from_le_bytes(b), *w, "op {i}");
+    }
+}
