@@ -3,7 +3,11 @@
 //!
 //! Paging and the soft TLB that caches it live in `paging.rs` (`Exec::translate`).
 
-use crate::fault::Fault;
+use crate::fault::{Fault, Vector};
+use crate::flags::Flags;
+
+/// CR0.AM: alignment checking enabled (with EFLAGS.AC at CPL 3).
+const CR0_AM: u32 = 1 << 18;
 use crate::interp::Exec;
 use crate::state::SegReg;
 use ferrite_mem::{Target, PAGE_SIZE};
@@ -120,6 +124,7 @@ impl Exec<'_> {
     #[inline]
     pub(crate) fn read_mem(&mut self, seg: SegReg, offset: u32, size: u8) -> Result<u32, Fault> {
         let lin = self.linear(seg, offset, size, Access::Read)?;
+        self.check_alignment(lin, size)?;
         self.lin_read(lin, size, Access::Read)
     }
 
@@ -127,7 +132,20 @@ impl Exec<'_> {
     #[inline]
     pub(crate) fn write_mem(&mut self, seg: SegReg, offset: u32, size: u8, value: u32) -> Result<(), Fault> {
         let lin = self.linear(seg, offset, size, Access::Write)?;
+        self.check_alignment(lin, size)?;
         self.lin_write(lin, size, value)
+    }
+
+    /// #AC(0) for a misaligned data access at CPL 3 when CR0.AM and EFLAGS.AC are set.
+    #[inline]
+    fn check_alignment(&self, lin: u32, size: u8) -> Result<(), Fault> {
+        if self.cpu.eflags & Flags::AC == 0 || lin & (size as u32 - 1) == 0 {
+            return Ok(());
+        }
+        if self.cpu.cr0 & CR0_AM != 0 && self.cpu.cpl() == 3 {
+            return Err(Fault::with_code(Vector::AlignmentCheck, 0));
+        }
+        Ok(())
     }
 
     /// Reads a code byte at CS:`offset` (instruction fetch).
@@ -174,5 +192,48 @@ fn type_allows(attrs: u16, access: Access) -> bool {
         Access::Write => !code && acc & a::READ_WRITE != 0,
         Access::Read => !code || acc & a::READ_WRITE != 0,
         Access::Execute => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Cpu, NullBus, SegReg};
+
+    /// Runs `code` at CPL 3 (protected mode, real-mode-style cached segments) with CR0.AM
+    /// and EFLAGS.AC as given, and returns the CPU.
+    fn run_cpl3(code: &[u8], am: bool, ac: bool) -> Cpu {
+        let mut mem = ferrite_mem::PhysMem::new(1 << 20).unwrap();
+        mem.write_bytes(0x100, code);
+        let mut cpu = Cpu::new();
+        for s in SegReg::ALL {
+            cpu.load_seg_real(s, 0);
+        }
+        cpu.seg[SegReg::Cs as usize].selector = 3;
+        cpu.cr0 = 0x11 | if am { super::CR0_AM } else { 0 };
+        if ac {
+            cpu.eflags |= crate::Flags::AC;
+        }
+        cpu.eip = 0x100;
+        cpu.gpr[4] = 0x8000;
+        cpu.run(&mut mem, &mut NullBus, 10);
+        cpu
+    }
+
+    const ALIGNED_THEN_MISALIGNED: [u8; 6] = [0xA1, 0x00, 0x02, 0xA1, 0x01, 0x02]; // mov ax,[0x200]; mov ax,[0x201]
+
+    #[test]
+    fn test_misaligned_access_at_cpl3_with_am_and_ac_is_ac_fault() {
+        let cpu = run_cpl3(&ALIGNED_THEN_MISALIGNED, true, true);
+        let f = cpu.last_fault.expect("a fault");
+        assert_eq!(f.fault.vector, 17);
+        assert_eq!(f.eip, 0x103, "the misaligned load faulted, the aligned one did not");
+    }
+
+    #[test]
+    fn test_alignment_check_needs_both_am_and_ac() {
+        for (am, ac) in [(true, false), (false, true)] {
+            let cpu = run_cpl3(&ALIGNED_THEN_MISALIGNED, am, ac);
+            assert!(cpu.last_fault.map_or(true, |f| f.fault.vector != 17), "am={am} ac={ac}");
+        }
     }
 }
