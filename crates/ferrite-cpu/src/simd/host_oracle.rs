@@ -83,6 +83,6 @@ fn test_host_double_precision() {
         assert_eq!(c.convert::<Double, Single>(a) as u32, (x as f32).to_bits(), "cvtsd2ss {a:#018x}");
         let i = g.next() as u32;
         let host = black_box(i as i32) as f32;
-        assert_eq!(c.from_i32::<Single>(i) as u32, host.to_bits(), "cvtsi2ss {i:#x}");
+        assert_eq!(c.float_of_int::<Single>(i) as u32, host.to_bits(), "cvtsi2ss {i:#x}");
     }
 }

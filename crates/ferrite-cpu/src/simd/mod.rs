@@ -139,7 +139,8 @@ impl Exec<'_> {
             M::Ldmxcsr | M::Stmxcsr => return self.exec_mxcsr(ins),
             _ => {}
         }
-        if !self.exec_move(ins)? && !self.exec_sse_int(ins)? && !self.exec_sse_fp(ins)? {
+        // Each group reads its operands only once it knows the instruction is its own.
+        if !self.exec_move(ins)? && !self.exec_sse_fp(ins)? && !self.exec_sse_int(ins)? {
             return Err(Fault::UD);
         }
         if mm {
@@ -189,7 +190,7 @@ impl Exec<'_> {
         let off = self.ea(ins);
         if needs_alignment(ins) {
             let lin = self.cpu.seg[seg as usize].base.wrapping_add(off);
-            if lin % XMM_ALIGN != 0 {
+            if !lin.is_multiple_of(XMM_ALIGN) {
                 return Err(Fault::GP0);
             }
         }

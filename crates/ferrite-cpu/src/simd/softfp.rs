@@ -269,7 +269,7 @@ impl Ctx {
 
     /// Converts to a 32-bit integer, rounding per MXCSR or truncating. NaN and out-of-range
     /// values are invalid and give the integer indefinite.
-    pub(crate) fn to_i32<F: Fmt>(&mut self, a: u64, truncate: bool) -> u32 {
+    pub(crate) fn int_of<F: Fmt>(&mut self, a: u64, truncate: bool) -> u32 {
         if is_nan::<F>(a) {
             self.flags |= IE;
             return INT_INDEFINITE;
@@ -288,7 +288,7 @@ impl Ctx {
     }
 
     /// Converts a signed 32-bit integer, rounding per MXCSR.
-    pub(crate) fn from_i32<F: Fmt>(&mut self, v: u32) -> u64 {
+    pub(crate) fn float_of_int<F: Fmt>(&mut self, v: u32) -> u64 {
         let r = F::from_i128_r(v as i32 as i128, self.round);
         if r.status.contains(Status::INEXACT) {
             self.flags |= PE;

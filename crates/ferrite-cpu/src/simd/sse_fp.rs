@@ -211,34 +211,34 @@ impl Exec<'_> {
                 let n = if m == M::Cvtpi2ps { 2 } else { 4 };
                 r = if m == M::Cvtpi2ps { dst } else { 0 };
                 for i in 0..n {
-                    r = with_el(r, 32, i, ctx.from_i32::<Single>(el(src, 32, i) as u32));
+                    r = with_el(r, 32, i, ctx.float_of_int::<Single>(el(src, 32, i) as u32));
                 }
                 r
             }
-            M::Cvtsi2ss => with_el(dst, 32, 0, ctx.from_i32::<Single>(src as u32)),
+            M::Cvtsi2ss => with_el(dst, 32, 0, ctx.float_of_int::<Single>(src as u32)),
             M::Cvtpi2pd | M::Cvtdq2pd => {
                 for i in 0..2 {
-                    r = with_el(r, 64, i, ctx.from_i32::<Double>(el(src, 32, i) as u32));
+                    r = with_el(r, 64, i, ctx.float_of_int::<Double>(el(src, 32, i) as u32));
                 }
                 r
             }
-            M::Cvtsi2sd => with_el(dst, 64, 0, ctx.from_i32::<Double>(src as u32)),
+            M::Cvtsi2sd => with_el(dst, 64, 0, ctx.float_of_int::<Double>(src as u32)),
             // Floats to integers.
             M::Cvtps2pi | M::Cvttps2pi | M::Cvtps2dq | M::Cvttps2dq => {
                 let n = if matches!(m, M::Cvtps2pi | M::Cvttps2pi) { 2 } else { 4 };
                 for i in 0..n {
-                    r = with_el(r, 32, i, ctx.to_i32::<Single>(el(src, 32, i), truncate) as u64);
+                    r = with_el(r, 32, i, ctx.int_of::<Single>(el(src, 32, i), truncate) as u64);
                 }
                 r
             }
-            M::Cvtss2si | M::Cvttss2si => ctx.to_i32::<Single>(el(src, 32, 0), truncate) as u128,
+            M::Cvtss2si | M::Cvttss2si => ctx.int_of::<Single>(el(src, 32, 0), truncate) as u128,
             M::Cvtpd2pi | M::Cvttpd2pi | M::Cvtpd2dq | M::Cvttpd2dq => {
                 for i in 0..2 {
-                    r = with_el(r, 32, i, ctx.to_i32::<Double>(el(src, 64, i), truncate) as u64);
+                    r = with_el(r, 32, i, ctx.int_of::<Double>(el(src, 64, i), truncate) as u64);
                 }
                 r
             }
-            M::Cvtsd2si | M::Cvttsd2si => ctx.to_i32::<Double>(el(src, 64, 0), truncate) as u128,
+            M::Cvtsd2si | M::Cvttsd2si => ctx.int_of::<Double>(el(src, 64, 0), truncate) as u128,
             // Between formats.
             M::Cvtps2pd => {
                 for i in 0..2 {

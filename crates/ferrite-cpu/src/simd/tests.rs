@@ -164,25 +164,25 @@ fn test_simd_underflow_daz_ftz() {
 fn test_simd_conversions() {
     let mut c = Ctx::new(MXCSR_RESET);
     let f = |v: f32| v.to_bits() as u64;
-    assert_eq!(c.to_i32::<Single>(f(2.5), false), 2);
-    assert_eq!(c.to_i32::<Single>(f(3.5), false), 4);
-    assert_eq!(c.to_i32::<Single>(f(-2.7), true), (-2i32) as u32);
+    assert_eq!(c.int_of::<Single>(f(2.5), false), 2);
+    assert_eq!(c.int_of::<Single>(f(3.5), false), 4);
+    assert_eq!(c.int_of::<Single>(f(-2.7), true), (-2i32) as u32);
     assert_eq!(c.flags, PE);
     let mut c = Ctx::new(mx(1));
-    assert_eq!(c.to_i32::<Single>(f(-2.5), false), (-3i32) as u32);
+    assert_eq!(c.int_of::<Single>(f(-2.5), false), (-3i32) as u32);
     let mut c = Ctx::new(MXCSR_RESET);
-    assert_eq!(c.to_i32::<Single>(f(3e9), true), 0x8000_0000);
-    assert_eq!(c.to_i32::<Double>(f64::NAN.to_bits(), false), 0x8000_0000);
+    assert_eq!(c.int_of::<Single>(f(3e9), true), 0x8000_0000);
+    assert_eq!(c.int_of::<Double>(f64::NAN.to_bits(), false), 0x8000_0000);
     assert_eq!(c.flags, IE);
     let mut c = Ctx::new(MXCSR_RESET);
-    assert_eq!(c.to_i32::<Double>((-2147483648.0f64).to_bits(), false), 0x8000_0000);
-    assert_eq!(c.to_i32::<Double>(2147483647.0f64.to_bits(), false), 0x7FFF_FFFF);
+    assert_eq!(c.int_of::<Double>((-2147483648.0f64).to_bits(), false), 0x8000_0000);
+    assert_eq!(c.int_of::<Double>(2147483647.0f64.to_bits(), false), 0x7FFF_FFFF);
     assert_eq!(c.flags, 0);
     // 16777217 is not a single: rounds to even, PE.
-    assert_eq!(c.from_i32::<Single>(16_777_217), f(16_777_216.0));
+    assert_eq!(c.float_of_int::<Single>(16_777_217), f(16_777_216.0));
     assert_eq!(c.flags, PE);
     let mut c = Ctx::new(mx(2));
-    assert_eq!(c.from_i32::<Single>(16_777_217), f(16_777_218.0));
+    assert_eq!(c.float_of_int::<Single>(16_777_217), f(16_777_218.0));
     // Narrowing and widening, NaN payloads kept and quieted.
     let mut c = Ctx::new(MXCSR_RESET);
     assert_eq!(c.convert::<Double, Single>(0.1f64.to_bits()), f(0.1));
@@ -612,6 +612,9 @@ fn test_cpuid_reports_mmx_sse_sse2() {
     assert_eq!((cpu.gpr[3] >> 8) & 0xFF, 8, "CLFLUSH line size 64");
 }
 
+/// Emits one instruction.
+type Emit = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+
 #[test]
 fn test_e2e_mmx_integer_ops() {
     let a = 0x8000_7FFF_FF80_0102u64;
@@ -622,7 +625,7 @@ fn test_e2e_mmx_integer_ops() {
         |a| {
             a.movq(mm0, qword_ptr(DATA))?;
             a.movq(mm1, qword_ptr(DATA + 8))?;
-            let ops: [fn(&mut CodeAssembler) -> Result<(), IcedError>; 8] = [
+            let ops: [Emit; 8] = [
                 |a| a.packssdw(mm2, mm1),
                 |a| a.punpcklbw(mm2, dword_ptr(DATA + 16)),
                 |a| a.psraw(mm2, qword_ptr(DATA + 24)),
