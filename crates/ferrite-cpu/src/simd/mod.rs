@@ -17,6 +17,8 @@ mod softfp;
 mod sse_fp;
 mod sse_int;
 
+#[cfg(test)]
+mod e2e_tests;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod host_oracle;
 #[cfg(test)]
