@@ -85,8 +85,13 @@ impl Exec<'_> {
     /// Reads at a linear address; an access crossing a page is split so each page is
     /// translated (and faults) on its own.
     pub(crate) fn lin_read(&mut self, lin: u32, size: u8, access: Access) -> Result<u32, Fault> {
-        if access == Access::Read && self.cpu.dbg.rw_mask != 0 {
-            self.note_data_access(lin, size, false);
+        if access == Access::Read {
+            if self.cpu.dbg.rw_mask != 0 {
+                self.note_data_access(lin, size, false);
+            }
+            if self.cpu.hooks.any_watch {
+                self.cpu.hooks.note_access(lin, size, false);
+            }
         }
         if (lin & (PAGE_SIZE - 1)) + size as u32 <= PAGE_SIZE {
             let p = self.translate(lin, access)?;
@@ -104,6 +109,9 @@ impl Exec<'_> {
     pub(crate) fn lin_write(&mut self, lin: u32, size: u8, value: u32) -> Result<(), Fault> {
         if self.cpu.dbg.data_armed() {
             self.note_data_access(lin, size, true);
+        }
+        if self.cpu.hooks.any_watch {
+            self.cpu.hooks.note_access(lin, size, true);
         }
         if (lin & (PAGE_SIZE - 1)) + size as u32 <= PAGE_SIZE {
             let p = self.translate(lin, Access::Write)?;

@@ -4,6 +4,7 @@ use crate::decode_cache::DecodeCache;
 use crate::flags::Flags;
 use crate::fpu::FpuState;
 use crate::simd::SseState;
+use crate::hooks::DebugHooks;
 use crate::interp::{DebugState, MsrState};
 use crate::soft_tlb::{MmuStats, SoftTlb};
 
@@ -165,6 +166,8 @@ pub struct Cpu {
     pub fpu: FpuState,
     /// The SSE registers (XMM0–7) and MXCSR.
     pub sse: SseState,
+    /// Host debugger breakpoints and watchpoints (not visible to the guest).
+    pub hooks: DebugHooks,
     /// Armed debug-register breakpoints, derived from DR7.
     pub dbg: DebugState,
     /// The most recent exception an instruction raised (for debuggers and test runners).
@@ -220,6 +223,7 @@ impl Cpu {
             sse: SseState::new(),
             last_fault: None,
             dbg: DebugState::default(),
+            hooks: DebugHooks::default(),
             cache: DecodeCache::default(),
             cur_eip: 0,
             fault_depth: 0,

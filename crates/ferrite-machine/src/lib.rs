@@ -30,7 +30,8 @@ pub use board::DeviceId;
 pub use boot::multiboot::{BootModule, KernelBoot};
 pub use error::MachineError;
 pub use summary::{
-    RunSummary, StopReason, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF, STATUS_TRIPLE_FAULT,
+    RunSummary, StopReason, STATUS_DEBUG_STOP, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF,
+    STATUS_TRIPLE_FAULT,
 };
 
 use board::Board;
@@ -234,6 +235,7 @@ impl Machine {
                         return StopReason::Halted;
                     }
                 }
+                RunExit::Breakpoint | RunExit::Watchpoint => return StopReason::Debug,
                 RunExit::TripleFault => {
                     if self.no_reboot {
                         return StopReason::TripleFault;

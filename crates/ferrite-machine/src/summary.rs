@@ -18,6 +18,8 @@ pub const STATUS_TRIPLE_FAULT: i32 = 4;
 pub const STATUS_MAX_INSNS: i32 = 124;
 /// Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
 pub const STATUS_INTERRUPTED: i32 = 130;
+/// Exit status of `debug-stop` (a debugger breakpoint or watchpoint ended `run`).
+pub const STATUS_DEBUG_STOP: i32 = 6;
 
 /// Why a run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,9 @@ pub enum StopReason {
     PowerOff,
     /// The host asked the run to stop (Ctrl-C).
     Interrupted,
+    /// A debugger breakpoint or watchpoint stopped the run (used by `ferrite debug` and
+    /// the gdb stub, which resume it).
+    Debug,
 }
 
 impl StopReason {
@@ -48,6 +53,7 @@ impl StopReason {
             StopReason::MaxInsns => "max-insns",
             StopReason::PowerOff => "poweroff",
             StopReason::Interrupted => "interrupted",
+            StopReason::Debug => "debug-stop",
         }
     }
 
@@ -62,6 +68,7 @@ impl StopReason {
             StopReason::MaxInsns => STATUS_MAX_INSNS,
             StopReason::PowerOff => STATUS_POWEROFF,
             StopReason::Interrupted => STATUS_INTERRUPTED,
+            StopReason::Debug => STATUS_DEBUG_STOP,
         }
     }
 }

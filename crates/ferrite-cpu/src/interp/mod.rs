@@ -52,6 +52,10 @@ pub enum RunExit {
     TripleFault,
     /// The bus asked the CPU to stop (e.g. the exit port was written).
     Stopped,
+    /// The next instruction (at CS:EIP) is on a host debugger breakpoint; not executed.
+    Breakpoint,
+    /// The last instruction touched a host debugger watchpoint (see `Cpu::hooks.hit`).
+    Watchpoint,
 }
 
 /// Most instructions in one decoded block.
@@ -109,6 +113,9 @@ impl Exec<'_> {
             };
             let max = if self.cpu.int_shadow { 1 } else { block.insns.len() };
             for ins in &block.insns[..max] {
+                if self.cpu.hooks.any_break && self.at_breakpoint() {
+                    return RunExit::Breakpoint;
+                }
                 left -= 1;
                 match self.exec_one(ins) {
                     Ok(()) => {}
@@ -123,6 +130,9 @@ impl Exec<'_> {
                 if self.shutdown {
                     return RunExit::TripleFault;
                 }
+                if self.cpu.hooks.hit.is_some() {
+                    return RunExit::Watchpoint;
+                }
                 if self.io.stop_requested() {
                     return RunExit::Stopped;
                 }
@@ -132,6 +142,16 @@ impl Exec<'_> {
             }
         }
         RunExit::Budget
+    }
+
+    /// Whether CS:EIP sits on a host breakpoint (consuming a pending `resume`).
+    fn at_breakpoint(&mut self) -> bool {
+        if std::mem::take(&mut self.cpu.hooks.resume) {
+            return false;
+        }
+        let lin = self.cpu.pc_linear();
+        let phys = self.translate(lin, Access::Execute).ok();
+        self.cpu.hooks.is_break(lin, phys)
     }
 
     /// Executes one decoded instruction, retiring it (EIP, TSC, counters, TF trap).
