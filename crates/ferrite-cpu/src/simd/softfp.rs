@@ -4,8 +4,9 @@
 //! inexact/overflow/underflow conditions are exact; this module adds what x86 defines on
 //! top of IEEE 754: NaN propagation (the first source operand's NaN wins, quieted), the
 //! QNaN indefinite for invalid operations, denormal-operand reporting, DAZ and FZ, MIN/MAX
-//! and compare semantics, and integer conversions whose out-of-range result is the
-//! integer indefinite.
+//! and compare semantics, integer conversions whose out-of-range result is the integer
+//! indefinite, and x86's tininess rule for underflow (after rounding to full precision
+//! with an unbounded exponent).
 
 use super::mxcsr::{DAZ, DE, FZ, IE, MASK_SHIFT, OE, PE, RC_SHIFT, UE, ZE};
 use rustc_apfloat::ieee::{Double, Single};
@@ -221,12 +222,23 @@ impl Ctx {
         }
         let (a, b) = (self.input::<F>(a), self.input::<F>(b));
         let (fa, fb) = (to_f::<F>(a), to_f::<F>(b));
-        let r = match op {
+        let mut r = match op {
             BinOp::Add => fa.add_r(fb, self.round),
             BinOp::Sub => fa.sub_r(fb, self.round),
             BinOp::Mul => fa.mul_r(fb, self.round),
             _ => fa.div_r(fb, self.round),
         };
+        // A tiny sum or difference is always exact, so only products and quotients can
+        // round up to the smallest normal while being tiny.
+        if matches!(op, BinOp::Mul | BinOp::Div) && rounded_up_to_min_normal(&r) {
+            let round = self.round;
+            let scaled = match op {
+                BinOp::Mul if fa.abs() <= fb.abs() => fa.scalbn_r(TINY_SCALE, round).mul_r(fb, round),
+                BinOp::Mul => fa.mul_r(fb.scalbn_r(TINY_SCALE, round), round),
+                _ => fa.scalbn_r(TINY_SCALE, round).div_r(fb, round),
+            };
+            mark_tiny(&mut r, scaled.value);
+        }
         self.output(r)
     }
 
@@ -313,7 +325,12 @@ impl Ctx {
             return s | (exp_max::<T>() << T::FRAC_BITS) | payload | quiet_bit::<T>();
         }
         let a = self.input::<F>(a);
-        let r: StatusAnd<T> = to_f::<F>(a).convert_r(self.round, &mut false);
+        let fa = to_f::<F>(a);
+        let mut r: StatusAnd<T> = fa.convert_r(self.round, &mut false);
+        if rounded_up_to_min_normal(&r) {
+            let scaled: StatusAnd<T> = fa.scalbn_r(TINY_SCALE, self.round).convert_r(self.round, &mut false);
+            mark_tiny(&mut r, scaled.value);
+        }
         self.output(r)
     }
 
@@ -357,6 +374,28 @@ impl Ctx {
         } else {
             bits as u32
         }
+    }
+}
+
+/// Power of two by which an operand is scaled to recompute a result near the smallest
+/// normal with the exponent range out of the way (exact for the operands concerned).
+const TINY_SCALE: i32 = 64;
+
+/// Whether `r` is an inexact ±smallest normal that apfloat did not call an underflow:
+/// the one case where its tininess test (is the bounded result denormal?) and x86's
+/// (is the result rounded to full precision with an unbounded exponent below the smallest
+/// normal?) can disagree.
+fn rounded_up_to_min_normal<F: Fmt>(r: &StatusAnd<F>) -> bool {
+    r.status.contains(Status::INEXACT)
+        && !r.status.contains(Status::UNDERFLOW)
+        && r.value.abs().bitwise_eq(F::smallest_normalized())
+}
+
+/// Given the result recomputed from an operand scaled by 2^TINY_SCALE (so it is rounded
+/// to full precision), marks `r` as an underflow when that result is tiny.
+fn mark_tiny<F: Fmt>(r: &mut StatusAnd<F>, scaled: F) {
+    if scaled.abs() < F::smallest_normalized().scalbn(TINY_SCALE as _) {
+        r.status |= Status::UNDERFLOW;
     }
 }
 

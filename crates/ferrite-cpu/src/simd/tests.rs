@@ -93,6 +93,26 @@ fn test_simd_underflow_daz_ftz() {
     let mut c = Ctx::new(MXCSR_RESET | DAZ);
     assert_eq!(c.binop::<Single>(BinOp::Add, den | 1 << 31, f(0.0)), 0);
     assert_eq!(c.flags, 0);
+    // 2^-126 × (1 − 2^-24) is tiny with an unbounded exponent although it rounds to the
+    // smallest normal: UE (masked, it is also inexact), and FZ flushes it.
+    let (min, below_one) = (0x0080_0000u64, 0x3F7F_FFFFu64);
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.binop::<Single>(BinOp::Mul, min, below_one), min);
+    assert_eq!(c.flags, UE | PE);
+    let mut c = Ctx::new(MXCSR_RESET | FZ);
+    assert_eq!(c.binop::<Single>(BinOp::Mul, below_one, min), 0);
+    assert_eq!(c.flags, UE | PE);
+    // 2^-126 − 2^-152 rounds to the smallest normal even with an unbounded exponent
+    // (a quarter of an ulp below it): not tiny, only inexact.
+    let mut c = Ctx::new(MXCSR_RESET);
+    let d = (f32::MIN_POSITIVE as f64 - 2f64.powi(-152)).to_bits();
+    assert_eq!(c.convert::<Double, Single>(d), min);
+    assert_eq!(c.flags, PE);
+    // The same for a narrowing conversion of 2^-126 − 2^-150 (a tie that rounds to even).
+    let d = (f32::MIN_POSITIVE as f64 - 2f64.powi(-150)).to_bits();
+    let mut c = Ctx::new(MXCSR_RESET);
+    assert_eq!(c.convert::<Double, Single>(d), min);
+    assert_eq!(c.flags, UE | PE);
     // Unmasked UE reports an exact tiny result too.
     let mut c = Ctx::new(MXCSR_RESET & !(UE << MASK_SHIFT));
     c.binop::<Single>(BinOp::Mul, den, f(1.0));
