@@ -474,3 +474,44 @@ fn test_e2e_mmx_integer_ops() {
         assert_eq!(u64::from_le_bytes(b), *w, "op {i}");
     }
 }
+
+#[test]
+fn test_e2e_mmx_reports_pending_x87_error_and_em_ts() {
+    // An unmasked x87 ZE is pending (CR0.NE = 1): the next MMX instruction raises #MF.
+    let (cpu, _) = run_cfg(
+        false,
+        |a| {
+            a.mov(eax, cr0)?;
+            a.or(eax, 0x20)?;
+            a.mov(cr0, eax)?;
+            a.fninit()?;
+            a.fldcw(word_ptr(DATA))?;
+            a.fld1()?;
+            a.fldz()?;
+            a.fdivp(st1, st0)?;
+            a.paddb(mm0, mm1)
+        },
+        &0x037Bu16.to_le_bytes(),
+    );
+    assert_eq!(fault_vector(&cpu), Some(Vector::FpuError as u8));
+    // CR0.EM: MMX and SSE are #UD; CR0.TS: MMX is #NM.
+    let em = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        a.mov(eax, cr0)?;
+        a.or(eax, 4)?;
+        a.mov(cr0, eax)
+    };
+    let (cpu, _) = run(|a| em(a).and_then(|_| a.pxor(mm0, mm0)), &[]);
+    assert_eq!(fault_vector(&cpu), Some(Vector::InvalidOpcode as u8));
+    let (cpu, _) = run(|a| em(a).and_then(|_| a.xorps(xmm0, xmm0)), &[]);
+    assert_eq!(fault_vector(&cpu), Some(Vector::InvalidOpcode as u8));
+    let (cpu, _) = run(
+        |a| {
+            a.mov(eax, cr0)?;
+            a.or(eax, 8)?;
+            a.mov(cr0, eax)?;
+            a.emms()
+        },
+        &[],
+    );
+    assert_eq!(fault_vector(&cpu), Some(Vector::DeviceNotAvailable as u8));
+}
