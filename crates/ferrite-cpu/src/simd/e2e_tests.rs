@@ -515,3 +515,41 @@ fn test_e2e_mmx_reports_pending_x87_error_and_em_ts() {
     );
     assert_eq!(fault_vector(&cpu), Some(Vector::DeviceNotAvailable as u8));
 }
+
+#[test]
+fn test_random_simd_encodings_never_panic() {
+    use crate::{NullBus, SegReg};
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut mem = PhysMem::new(1 << 20).unwrap();
+    for _ in 0..4000 {
+        let mut code = Vec::new();
+        for _ in 0..8 {
+            let r = next();
+            match r % 4 {
+                0 => code.push(0x66),
+                1 => code.push(0xF3),
+                2 => code.push(0xF2),
+                _ => {}
+            }
+            code.push(0x0F);
+            code.extend_from_slice(&next().to_le_bytes()[..6]);
+        }
+        code.push(0xF4);
+        mem.write_bytes(0x100, &code);
+        let mut cpu = Cpu::new();
+        for s in SegReg::ALL {
+            cpu.load_seg_real(s, 0);
+        }
+        cpu.eip = 0x100;
+        cpu.gpr = [next() as u32, 0, 0, 0, 0x8000, 0, next() as u32 & 0xFFFF, next() as u32 & 0xFFFF];
+        cpu.cr4 = 0x600;
+        cpu.sse.mxcsr = next() as u32 & 0xFFFF;
+        cpu.run(&mut mem, &mut NullBus, 64);
+    }
+}
