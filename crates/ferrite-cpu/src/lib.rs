@@ -9,6 +9,7 @@
 
 mod bus;
 mod decode_cache;
+pub mod debug_walk;
 pub mod descriptor;
 mod fault;
 mod flags;
@@ -22,6 +23,7 @@ pub mod soft_tlb;
 mod state;
 
 pub use bus::{IoBus, NullBus};
+pub use debug_walk::{DebugWalk, WalkLevel};
 pub use decode_cache::CacheStats;
 pub use fault::{Fault, Vector};
 pub use flags::Flags;
