@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reassembles every source in roms/ into roms/bin/NAME.bin: 64 KiB BIOS images, and the
-# multiboot test kernels (multiboot_*.asm, flat a.out-kludge binaries for --kernel).
+# multiboot test kernels (multiboot_*.asm and the self-checking protected-mode kernels
+# pm_*.asm, flat a.out-kludge binaries for --kernel; the pm_* kernels share
+# include/pmtest.inc, found relative to this directory).
 # The binaries are committed; a test checks they match their sources.
 set -euo pipefail
 cd "$(dirname "$0")"

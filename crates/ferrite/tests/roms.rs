@@ -7,7 +7,8 @@ use std::process::Command;
 /// Every ROM source and its committed image (64 KiB BIOS images).
 const ROMS: [&str; 3] = ["smoke", "demo", "triple"];
 /// Every multiboot test kernel (flat binaries of any size, booted with `--kernel`).
-const KERNELS: [&str; 1] = ["multiboot_hello"];
+/// The protected-mode test kernels include `roms/include/pmtest.inc`, so nasm gets `-i roms/`.
+const KERNELS: [&str; 2] = ["multiboot_hello", "pm_paging"];
 
 fn roms_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms")
@@ -18,7 +19,13 @@ fn nasm_available() -> bool {
 }
 
 fn assemble(src: &Path, out: &Path) -> Vec<u8> {
-    let o = Command::new("nasm").args(["-f", "bin", "-w+all", "-o"]).arg(out).arg(src).output().expect("nasm runs");
+    let include_dir = format!("{}/", roms_dir().display());
+    let o = Command::new("nasm")
+        .args(["-f", "bin", "-w+all", "-i", &include_dir, "-o"])
+        .arg(out)
+        .arg(src)
+        .output()
+        .expect("nasm runs");
     assert!(o.status.success(), "nasm failed on {}:\n{}", src.display(), String::from_utf8_lossy(&o.stderr));
     std::fs::read(out).expect("nasm wrote its output")
 }

@@ -1,0 +1,71 @@
+//! End-to-end runs of the project's self-checking protected-mode test kernels
+//! (`roms/pm_*.asm`, multiboot a.out-kludge binaries sharing `roms/include/pmtest.inc`).
+//!
+//! Each kernel prints `ok NAME` or `FAIL NAME got=.. want=..` per check on the debug
+//! console, then `done: N checks, F failed`, and exits through port 0xF4 with 0 (status 1)
+//! when every check passed or with the number of its first failing check. The expected
+//! `ok` lines are taken from the kernel's source: every `CHECK "NAME", ...` line that is
+//! not commented out must have printed `ok NAME`, so a check can be neither dropped nor
+//! skipped silently.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The status of a kernel whose checks all passed: it wrote 0 to port 0xF4.
+const STATUS_ALL_PASSED: i32 = 1;
+/// The instruction budget for one kernel (each needs well under a million).
+const MAX_INSNS: &str = "20000000";
+
+fn roms_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms")
+}
+
+fn run_kernel(name: &str) -> Output {
+    let bin = roms_dir().join(format!("bin/{name}.bin"));
+    Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(["run", "--kernel", bin.to_str().unwrap(), "--no-reboot", "--max-insns", MAX_INSNS])
+        .output()
+        .expect("the ferrite binary runs")
+}
+
+/// The names of the checks in a kernel's source: the quoted first operand of every
+/// `CHECK` macro use that is not commented out.
+fn check_names(name: &str) -> Vec<String> {
+    let src = std::fs::read_to_string(roms_dir().join(format!("{name}.asm"))).expect("kernel source exists");
+    src.lines()
+        .map(|l| l.split(';').next().unwrap_or("").trim())
+        .filter_map(|l| l.strip_prefix("CHECK "))
+        .map(|rest| {
+            let rest = rest.trim_start().strip_prefix('"').expect("CHECK's name is a string");
+            rest[..rest.find('"').expect("closing quote")].to_string()
+        })
+        .collect()
+}
+
+/// Runs the kernel and checks: no `FAIL` line, an `ok` line for every check in the
+/// source, the summary line, the exit status and the stop reason.
+fn assert_kernel_passes(name: &str) {
+    let o = run_kernel(name);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let ctx = format!("{name}: stdout:\n{out}\nstderr:\n{err}");
+    assert!(!err.contains("panicked"), "{ctx}");
+    assert!(!out.contains("FAIL"), "{ctx}");
+    let names = check_names(name);
+    assert!(names.len() >= 5, "{name}: too few CHECK lines found in the source");
+    let oks: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("ok ")).collect();
+    for n in &names {
+        assert!(oks.contains(&n.as_str()), "{name}: no `ok {n}` line\n{ctx}");
+    }
+    let done = out.lines().find(|l| l.starts_with("done: ")).unwrap_or_else(|| panic!("no summary line\n{ctx}"));
+    assert!(done.ends_with(" checks, 00000000 failed"), "{ctx}");
+    let checks = u32::from_str_radix(done.split_whitespace().nth(1).unwrap(), 16).expect("hex check count");
+    assert!(checks as usize >= names.len() && checks as usize == oks.len(), "{ctx}");
+    assert!(err.lines().last().unwrap_or_default().starts_with("ferrite: stopped: exit-port at 0008:"), "{ctx}");
+    assert_eq!(o.status.code(), Some(STATUS_ALL_PASSED), "{ctx}");
+}
+
+#[test]
+fn test_pm_paging_kernel() {
+    assert_kernel_passes("pm_paging");
+}
