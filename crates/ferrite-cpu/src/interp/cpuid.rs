@@ -3,8 +3,9 @@
 use super::Exec;
 use crate::state::CPUID_VENDOR;
 
-/// CPUID leaf 1 EAX (and EDX after reset): family 6, model 3, stepping 3 — a P6.
-pub(crate) const CPUID_SIGNATURE: u32 = 0x0000_0633;
+/// CPUID leaf 1 EAX (and EDX after reset): family 6, model 13, stepping 8 — the P6-family
+/// Pentium M, the P6-class part that has SSE2 (earlier P6 models never did).
+pub(crate) const CPUID_SIGNATURE: u32 = 0x0000_06D8;
 
 /// Highest standard leaf.
 const MAX_LEAF: u32 = 2;
