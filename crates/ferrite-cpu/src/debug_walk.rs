@@ -84,7 +84,7 @@ impl Cpu {
             mem.read_bytes(addr, &mut b[..n]);
             u64::from_le_bytes(b)
         };
-        let mut note = |walk: &mut DebugWalk, name: &'static str, addr: u32| -> Option<u64> {
+        let note = |walk: &mut DebugWalk, name: &'static str, addr: u32| -> Option<u64> {
             let value = read(addr);
             walk.levels.push(WalkLevel { name, addr, value });
             if value & pte_bits::PRESENT == 0 {

@@ -34,6 +34,18 @@ impl DeviceId {
     }
 }
 
+/// A device and the ports it answers (for a debugger's `info devices`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Which device.
+    pub id: DeviceId,
+    /// The port ranges it declared.
+    pub ports: Vec<std::ops::RangeInclusive<u16>>,
+}
+
+/// Every device on the board, in port-map order.
+const ALL_DEVICES: [DeviceId; 3] = [DeviceId::Debugcon, DeviceId::ExitPort, DeviceId::PostCode];
+
 /// Bits in the "already logged" set of unclaimed ports.
 const LOGGED_WORDS: usize = PORT_COUNT / 64;
 
@@ -51,7 +63,7 @@ impl Board {
     /// Builds the board and its port map; refuses devices whose ports overlap.
     pub(crate) fn new(debugcon: Debugcon, exit: ExitPort, post: PostCode, trace: bool) -> Result<Self, MachineError> {
         let mut board = Board { bus: PortBus::new(), debugcon, exit, post, trace, logged: vec![0; LOGGED_WORDS] };
-        for id in [DeviceId::Debugcon, DeviceId::ExitPort, DeviceId::PostCode] {
+        for id in ALL_DEVICES {
             let ports = board.device(id).ports();
             board.bus.insert(id, &ports).map_err(|c| MachineError::PortConflict {
                 port: c.port,
@@ -68,6 +80,11 @@ impl Board {
             DeviceId::ExitPort => &mut self.exit,
             DeviceId::PostCode => &mut self.post,
         }
+    }
+
+    /// The devices and their ports.
+    pub(crate) fn devices(&mut self) -> Vec<DeviceInfo> {
+        ALL_DEVICES.iter().map(|&id| DeviceInfo { id, ports: self.device(id).ports() }).collect()
     }
 
     /// Whether any device could raise an interrupt to wake a halted CPU. None can yet:

@@ -26,7 +26,7 @@ mod error;
 pub mod port_bus;
 mod summary;
 
-pub use board::DeviceId;
+pub use board::{DeviceId, DeviceInfo};
 pub use boot::multiboot::{BootModule, KernelBoot};
 pub use error::MachineError;
 pub use summary::{
@@ -68,7 +68,7 @@ pub struct MachineConfig {
     pub max_insns: Option<u64>,
     /// Stop on a triple fault instead of resetting.
     pub no_reboot: bool,
-    /// Log the first access to each unclaimed I/O port on stderr.
+    /// Log the first access to each unclaimed I/O port on stderr (the CLI's `--trace-io`).
     pub trace: bool,
     /// A multiboot kernel to load and start instead of running the BIOS.
     pub kernel: Option<KernelBoot>,
@@ -161,6 +161,17 @@ impl Machine {
         &self.cpu
     }
 
+    /// The CPU, mutable: debuggers set breakpoints (`hooks`) and registers through it.
+    pub fn cpu_mut(&mut self) -> &mut Cpu {
+        &mut self.cpu
+    }
+
+    /// The CPU and guest memory together, mutable (a debugger writing guest memory while
+    /// it walks the CPU's page tables).
+    pub fn cpu_and_mem_mut(&mut self) -> (&mut Cpu, &mut PhysMem) {
+        (&mut self.cpu, &mut self.mem)
+    }
+
     /// Guest physical memory.
     pub fn mem(&self) -> &PhysMem {
         &self.mem
@@ -206,45 +217,65 @@ impl Machine {
             if self.interrupt.swap(false, Ordering::Relaxed) {
                 return StopReason::Interrupted;
             }
-            let slice = match self.max_insns {
-                Some(max) => match max.saturating_sub(self.budget_used) {
-                    0 => return StopReason::MaxInsns,
-                    left => left.min(SLICE_INSNS),
-                },
-                None => SLICE_INSNS,
-            };
-            let before = self.cpu.insns;
-            let exit = self.cpu.run(&mut self.mem, &mut self.board, slice);
-            let retired = self.cpu.insns.wrapping_sub(before);
-            // Every slice uses at least one unit of budget so a guest that makes no
-            // progress (e.g. resets in a loop) still reaches the limit.
-            self.budget_used += match exit {
-                RunExit::Budget => slice,
-                _ => retired.clamp(1, slice),
-            };
-            match exit {
-                RunExit::Budget => {}
-                RunExit::Stopped => {
-                    if let Some(v) = self.board.exit.take() {
-                        return StopReason::ExitPort(v);
-                    }
-                }
-                RunExit::Halted => {
-                    let can_wake = self.cpu.eflags & Flags::IF != 0 && self.board.has_interrupt_sources();
-                    if !can_wake {
-                        return StopReason::Halted;
-                    }
-                }
-                RunExit::Breakpoint | RunExit::Watchpoint => return StopReason::Debug,
-                RunExit::TripleFault => {
-                    if self.no_reboot {
-                        return StopReason::TripleFault;
-                    }
-                    self.resets += 1;
-                    self.reset();
-                }
+            if let Some(reason) = self.run_for(SLICE_INSNS) {
+                return reason;
             }
         }
+    }
+
+    /// Runs at most `budget` instructions (capped by what is left of `max_insns`) with the
+    /// CPU's debugger hooks armed, and handles what the CPU came back for as [`Machine::run`]
+    /// does: `None` when the slice simply ended (or the machine reset after a triple fault),
+    /// `Some(reason)` when the run must stop — [`StopReason::Debug`] for a host breakpoint
+    /// (before the instruction at CS:EIP) or watchpoint (after the access; see
+    /// `cpu().hooks.hit`). It does not look at the interrupt flag: a debugger calls it in
+    /// its own loop (`run_for(1)` is a single step) and decides what Ctrl-C means.
+    pub fn run_for(&mut self, budget: u64) -> Option<StopReason> {
+        let slice = match self.max_insns {
+            Some(max) => match max.saturating_sub(self.budget_used) {
+                0 => return Some(StopReason::MaxInsns),
+                left => left.min(budget.max(1)),
+            },
+            None => budget.max(1),
+        };
+        let before = self.cpu.insns;
+        let exit = self.cpu.run(&mut self.mem, &mut self.board, slice);
+        let retired = self.cpu.insns.wrapping_sub(before);
+        // Every slice uses at least one unit of budget so a guest that makes no
+        // progress (e.g. resets in a loop) still reaches the limit.
+        self.budget_used += match exit {
+            RunExit::Budget => slice,
+            _ => retired.clamp(1, slice),
+        };
+        match exit {
+            RunExit::Budget => None,
+            RunExit::Stopped => self.board.exit.take().map(StopReason::ExitPort),
+            RunExit::Halted => {
+                let can_wake = self.cpu.eflags & Flags::IF != 0 && self.board.has_interrupt_sources();
+                (!can_wake).then_some(StopReason::Halted)
+            }
+            RunExit::Breakpoint | RunExit::Watchpoint => Some(StopReason::Debug),
+            RunExit::TripleFault => {
+                if self.no_reboot {
+                    return Some(StopReason::TripleFault);
+                }
+                self.resets += 1;
+                self.reset();
+                None
+            }
+        }
+    }
+
+    /// Ends a run driven through [`Machine::run_for`]: flushes the debug console and
+    /// builds the summary for `reason`.
+    pub fn finish(&mut self, reason: StopReason) -> RunSummary {
+        self.board.debugcon.flush();
+        self.summary(reason)
+    }
+
+    /// The devices on the board, for a debugger's `info devices`.
+    pub fn devices(&mut self) -> Vec<DeviceInfo> {
+        self.board.devices()
     }
 
     fn summary(&self, reason: StopReason) -> RunSummary {

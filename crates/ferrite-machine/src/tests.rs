@@ -169,3 +169,19 @@ fn test_larger_bios_images_boot() {
         assert_eq!(m.run().reason, StopReason::ExitPort(5));
     }
 }
+
+#[test]
+fn test_run_for_steps_and_stops_at_breakpoints() {
+    let (mut m, out) = machine(&PRINT_AND_EXIT, |_| {});
+    assert_eq!(m.run_for(1), None, "one instruction, nothing to report");
+    assert_eq!((m.cpu().eip, m.cpu().insns), (0xFFF2, 1));
+    m.cpu_mut().hooks.add_breakpoint(0xFFFF_FFF6);
+    assert_eq!(m.run_for(SLICE_INSNS), Some(StopReason::Debug));
+    assert_eq!(m.cpu().eip, 0xFFF6, "stopped before the breakpointed instruction");
+    m.cpu_mut().hooks.resume = true;
+    assert_eq!(m.run_for(SLICE_INSNS), Some(StopReason::ExitPort(5)));
+    assert_eq!(m.finish(StopReason::ExitPort(5)).exit_status(), 11);
+    assert_eq!(out.text(), "K");
+    let names: Vec<&str> = m.devices().iter().map(|d| d.id.name()).collect();
+    assert_eq!(names, ["debug console", "exit port", "POST-code latch"]);
+}
