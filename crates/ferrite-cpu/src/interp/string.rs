@@ -150,7 +150,8 @@ impl Exec<'_> {
         let mut count = self.index(Gpr::Ecx, addr32);
         let mut done = 0;
         while count != 0 {
-            if done == cap {
+            // A data breakpoint hit traps between elements, as a single step does.
+            if done == cap || self.cpu.dbg.pending != 0 {
                 // Out of slice with work left: run this instruction again next time.
                 self.cpu.eip = self.cpu.cur_eip;
                 self.end_block = true;
@@ -548,6 +549,31 @@ mod tests {
         assert_eq!(read_u16(&mem, COUNTER), 3, "one trap per element");
         assert_eq!(bytes_at(&mem, DST, 3), b"xyz");
         assert_eq!(r16(&cpu, Gpr::Ecx), 0);
+    }
+
+    #[test]
+    fn test_rep_stosb_stops_after_the_element_that_hits_a_data_breakpoint() {
+        // DR0 = DST + 2, enabled (L0) as a one-byte write breakpoint (R/W0 = 01).
+        const DR7_L0_WRITE: u32 = 1 | (0b01 << 16);
+        const DB_VECTOR: u8 = 1;
+        let prologue = asm16(|a| {
+            a.mov(di, DST)?;
+            a.mov(cx, 8u32)?;
+            a.mov(al, 0x77u32)
+        });
+        let mut code = prologue.clone();
+        code.extend_from_slice(&[0xF3, 0xAA, 0xF4]); // rep stosb; hlt
+        let (cpu, mem) = run_real_setup(&code, |c, m| {
+            c.dr[0] = DST + 2;
+            c.dr[7] = DR7_L0_WRITE;
+            c.dbg = crate::interp::DebugState::from_dr7(DR7_L0_WRITE);
+            hlt_handler(m, DB_VECTOR, HANDLER);
+        });
+        assert_eq!(cpu.eip, HANDLER as u32 + 1, "in the #DB handler");
+        assert_eq!(r16(&cpu, Gpr::Edi), DST + 3, "three elements stored");
+        assert_eq!(r16(&cpu, Gpr::Ecx), 5);
+        assert_eq!(mem.read_u8(DST + 3), 0);
+        assert_eq!(read_u16(&mem, 0x8000 - 6) as usize, 0x100 + prologue.len(), "resumes the REP");
     }
 
     /// A bus whose ports read back a fixed pattern and that records writes.
