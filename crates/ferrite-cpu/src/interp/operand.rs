@@ -3,7 +3,7 @@
 
 use super::Exec;
 use crate::fault::Fault;
-use crate::flags::{sign_extend, size_mask};
+use crate::flags::size_mask;
 use crate::state::SegReg;
 use iced_x86::{Instruction, OpKind, Register};
 
@@ -149,13 +149,6 @@ impl Exec<'_> {
             }
             _ => Err(Fault::UD),
         }
-    }
-
-    /// Reads operand `i` sign-extended from its size to 32 bits.
-    #[inline]
-    pub(crate) fn read_op_signed(&mut self, ins: &Instruction, i: u32) -> Result<u32, Fault> {
-        let size = self.op_size(ins, i);
-        Ok(sign_extend(self.read_op(ins, i)?, size))
     }
 
     /// The stack's address mask: 0xFFFF for a 16-bit stack segment, else all ones.
