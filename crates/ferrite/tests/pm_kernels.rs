@@ -69,3 +69,8 @@ fn assert_kernel_passes(name: &str) {
 fn test_pm_paging_kernel() {
     assert_kernel_passes("pm_paging");
 }
+
+#[test]
+fn test_pm_tasks_kernel() {
+    assert_kernel_passes("pm_tasks");
+}
