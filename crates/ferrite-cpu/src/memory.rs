@@ -57,7 +57,10 @@ impl Exec<'_> {
         for i in 0..size as u32 {
             let a = addr.wrapping_add(i);
             let byte = match self.mem.resolve(a) {
-                Target::Mmio(..) => self.io.mmio_read(a & self.mem.a20_mask(), 1) & 0xFF,
+                Target::Mmio(..) => {
+                    self.end_block = true;
+                    self.io.mmio_read(a & self.mem.a20_mask(), 1) & 0xFF
+                }
                 _ => self.mem.read_u8(a) as u32,
             };
             v |= byte << (8 * i);
@@ -76,7 +79,10 @@ impl Exec<'_> {
             let a = addr.wrapping_add(i);
             let byte = (value >> (8 * i)) as u8;
             match self.mem.resolve(a) {
-                Target::Mmio(..) => self.io.mmio_write(a & self.mem.a20_mask(), 1, byte as u32),
+                Target::Mmio(..) => {
+                    self.end_block = true;
+                    self.io.mmio_write(a & self.mem.a20_mask(), 1, byte as u32)
+                }
                 _ => self.mem.write_u8(a, byte),
             }
         }

@@ -133,10 +133,11 @@ impl Exec<'_> {
                 if self.cpu.hooks.hit.is_some() {
                     return RunExit::Watchpoint;
                 }
-                if self.io.stop_requested() {
-                    return RunExit::Stopped;
-                }
                 if self.end_block || self.mem.code_written() || left == 0 {
+                    // Devices only act on I/O and MMIO accesses, which end the block.
+                    if self.io.stop_requested() {
+                        return RunExit::Stopped;
+                    }
                     break;
                 }
             }
