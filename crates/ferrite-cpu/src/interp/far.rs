@@ -180,7 +180,7 @@ impl Exec<'_> {
     /// from the TSS, parameters copied, old SS:ESP and CS:EIP pushed there.
     fn call_inner(&mut self, l: &Landing, ret_cs: u32, ret_eip: u32) -> Result<(), Fault> {
         let new_cpl = l.desc.dpl();
-        let (ss_sel, esp) = self.tss_stack_for(new_cpl)?;
+        let (ss_sel, esp) = self.tss_stack(new_cpl, 0)?;
         let ts = Fault::with_code(Vector::InvalidTss, (ss_sel & !RPL_MASK) as u32);
         if ss_sel & !RPL_MASK == 0 {
             return Err(ts);
@@ -230,24 +230,6 @@ impl Exec<'_> {
         self.cpu.eip = offset;
         self.end_block = true;
         Ok(())
-    }
-
-    /// The SS:ESP for privilege `dpl` from the current TSS (#TS when the TSS is too short).
-    fn tss_stack_for(&mut self, dpl: u8) -> Result<(u16, u32), Fault> {
-        let tr = self.cpu.tr;
-        let ts = Fault::with_code(Vector::InvalidTss, (tr.selector & !RPL_MASK) as u32);
-        let tss16 = matches!(tr.attrs as u8 & 0xF, sys_type::TSS16_AVAIL | sys_type::TSS16_BUSY);
-        let (sp_off, ss_off, sp_size) = if tss16 {
-            (2 + 4 * dpl as u32, 4 + 4 * dpl as u32, 2)
-        } else {
-            (4 + 8 * dpl as u32, 8 + 8 * dpl as u32, 4)
-        };
-        if ss_off + 1 > tr.limit {
-            return Err(ts);
-        }
-        let esp = self.sys_read(tr.base.wrapping_add(sp_off), sp_size)?;
-        let ss = self.sys_read(tr.base.wrapping_add(ss_off), 2)? as u16;
-        Ok((ss, esp))
     }
 
     /// RETF in protected mode, releasing `release` bytes of parameters.

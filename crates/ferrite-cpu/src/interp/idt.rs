@@ -235,8 +235,9 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// The inner stack for privilege level `dpl` from the current TSS.
-    fn tss_stack(&mut self, dpl: u8, ext: u32) -> Result<(u16, u32), Fault> {
+    /// The inner stack (SS, ESP) for privilege level `dpl` from the current TSS; #TS when
+    /// the TSS is too short. `ext` is the EXT bit for the error code.
+    pub(super) fn tss_stack(&mut self, dpl: u8, ext: u32) -> Result<(u16, u32), Fault> {
         let tr = self.cpu.tr;
         let ts = Fault::with_code(Vector::InvalidTss, (tr.selector & !3) as u32 + ext);
         let tss16 = TSS16_TYPES.contains(&(tr.attrs as u8 & 0xF));
