@@ -10,6 +10,11 @@
 //! [`PhysMem::mark_code_page`]; the first write to such a page (from the CPU or from a
 //! device's DMA) records it in a list the engines drain with
 //! [`PhysMem::take_written_code_pages`], which is how self-modifying code is detected.
+//!
+//! For translated code, [`PhysMem::page_access_table`] gives one byte per 4 KiB page of
+//! the 32-bit physical space saying whether the page is plain RAM that generated code may
+//! read ([`PAGE_FAST_READ`]) or also write ([`PAGE_FAST_WRITE`]: not marked as code)
+//! directly at `ram base + physical address`. Everything else takes a slow path.
 #![deny(missing_docs)]
 
 use std::fmt;
@@ -27,6 +32,12 @@ pub const LOW_BIOS_WINDOW: usize = 128 * 1024;
 pub const BIOS_SIZES: [usize; 3] = [64 * 1024, 128 * 1024, 256 * 1024];
 /// The largest amount of guest RAM supported (the 32-bit space minus the PCI/ROM hole).
 pub const MAX_RAM: usize = 3584 * 1024 * 1024;
+/// Pages in the 32-bit physical space: the length of [`PhysMem::page_access_table`].
+pub const PHYS_PAGES: usize = 1 << (32 - PAGE_SHIFT);
+/// Page-access bit: the whole page is guest RAM at `ram base + address` (no ROM, no MMIO).
+pub const PAGE_FAST_READ: u8 = 1;
+/// Page-access bit: a plain RAM page not marked as code, so a direct write needs no tracking.
+pub const PAGE_FAST_WRITE: u8 = 2;
 
 /// Errors building the physical memory map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +88,7 @@ pub struct PhysMem {
     a20_mask: u32,
     code_pages: Vec<u64>,
     written_code_pages: Vec<u32>,
+    page_access: Vec<u8>,
 }
 
 impl fmt::Debug for PhysMem {
@@ -100,7 +112,7 @@ impl PhysMem {
             .map_anon()
             .map_err(|e| MemError::MapFailed(e.to_string()))?;
         let pages = ram_bytes / PAGE_SIZE as usize;
-        Ok(PhysMem {
+        let mut mem = PhysMem {
             ram,
             ram_size: ram_bytes as u32,
             bios: Box::default(),
@@ -108,7 +120,33 @@ impl PhysMem {
             a20_mask: !0,
             code_pages: vec![0; pages.div_ceil(64)],
             written_code_pages: Vec::new(),
-        })
+            page_access: vec![0; PHYS_PAGES],
+        };
+        mem.refresh_page_access();
+        Ok(mem)
+    }
+
+    /// One byte per physical page ([`PHYS_PAGES`] of them, indexed by address >> 12):
+    /// [`PAGE_FAST_READ`] when the whole page is RAM at `ram base + address`, plus
+    /// [`PAGE_FAST_WRITE`] when it is also not marked as code. Pages at or above the RAM
+    /// size never have either bit, so an access confined to a page whose byte has the bit
+    /// lies inside the RAM mapping.
+    pub fn page_access_table(&self) -> &[u8] {
+        &self.page_access
+    }
+
+    /// Recomputes the page-access table from the address map and the code marks.
+    fn refresh_page_access(&mut self) {
+        let ram_pages = (self.ram_size >> PAGE_SHIFT) as usize;
+        for page in 0..ram_pages {
+            let plain = self.map.page_is_plain_ram(page as u32, self.ram_size);
+            let code = self.code_pages[page / 64] & (1 << (page % 64)) != 0;
+            self.page_access[page] = match (plain, code) {
+                (false, _) => 0,
+                (true, true) => PAGE_FAST_READ,
+                (true, false) => PAGE_FAST_READ | PAGE_FAST_WRITE,
+            };
+        }
     }
 
     /// Bytes of guest RAM.
@@ -124,12 +162,15 @@ impl PhysMem {
         }
         self.bios = image.into();
         self.map.set_bios(image.len() as u32);
+        self.refresh_page_access();
         Ok(())
     }
 
     /// Declares an MMIO hole; accesses inside it resolve to [`Target::Mmio`].
     pub fn add_mmio(&mut self, start: u32, len: u32, id: MmioId) -> Result<(), MemError> {
-        self.map.add_mmio(start, len, id)
+        self.map.add_mmio(start, len, id)?;
+        self.refresh_page_access();
+        Ok(())
     }
 
     /// Opens (`true`) or closes the A20 gate. Closed, address bit 20 reads as zero.
@@ -236,6 +277,7 @@ impl PhysMem {
             Target::Ram(off) => {
                 let page = (off >> PAGE_SHIFT) as usize;
                 self.code_pages[page / 64] |= 1 << (page % 64);
+                self.page_access[page] &= !PAGE_FAST_WRITE;
                 true
             }
             _ => false,
@@ -259,6 +301,7 @@ impl PhysMem {
     pub fn forget_code(&mut self) {
         self.code_pages.iter_mut().for_each(|w| *w = 0);
         self.written_code_pages.clear();
+        self.refresh_page_access();
     }
 
     #[inline]
@@ -269,6 +312,9 @@ impl PhysMem {
         if *word & bit != 0 {
             *word &= !bit;
             self.written_code_pages.push(page as u32);
+            if self.page_access[page] & PAGE_FAST_READ != 0 {
+                self.page_access[page] |= PAGE_FAST_WRITE;
+            }
         }
     }
 }

@@ -53,6 +53,23 @@ impl AddressMap {
         Ok(())
     }
 
+    /// Whether the whole of physical page `page` (a page number) decodes to RAM: below
+    /// `ram_size` and overlapping neither BIOS window nor any MMIO hole.
+    pub(crate) fn page_is_plain_ram(&self, page: u32, ram_size: u32) -> bool {
+        let start = page << crate::PAGE_SHIFT;
+        let end = start | (crate::PAGE_SIZE - 1);
+        if end >= ram_size {
+            return false;
+        }
+        let overlaps = |lo: u32, hi: u32| start <= hi && lo <= end;
+        if self.bios_len != 0
+            && (overlaps(0u32.wrapping_sub(self.bios_len), u32::MAX) || overlaps(self.low_bios_start, 0xF_FFFF))
+        {
+            return false;
+        }
+        !self.holes.iter().any(|h| overlaps(h.start, h.end))
+    }
+
     #[inline]
     pub(crate) fn resolve(&self, addr: u32, ram_size: u32) -> Target {
         if self.bios_len != 0 {

@@ -91,3 +91,24 @@ fn test_ram_slice_stays_inside_a_page() {
     assert!(m.ram_slice(0xFFE, 2).is_some());
     assert!(m.ram_slice(0xFFF, 2).is_none());
 }
+
+#[test]
+fn test_page_access_table_tracks_ram_rom_mmio_and_code() {
+    let mut m = PhysMem::new(2 << 20).unwrap();
+    let t = |m: &PhysMem, a: u32| m.page_access_table()[(a >> PAGE_SHIFT) as usize];
+    assert_eq!(m.page_access_table().len(), PHYS_PAGES);
+    assert_eq!(t(&m, 0x1000), PAGE_FAST_READ | PAGE_FAST_WRITE);
+    assert_eq!(t(&m, 0x20_0000), 0, "beyond RAM");
+    m.load_bios(&bios_image(128 * 1024)).unwrap();
+    assert_eq!(t(&m, 0xE_0000), 0, "low BIOS window");
+    assert_eq!(t(&m, 0xD_F000), PAGE_FAST_READ | PAGE_FAST_WRITE);
+    m.add_mmio(0x1_0800, 0x10, 7).unwrap();
+    assert_eq!(t(&m, 0x1_0000), 0, "a hole inside the page");
+    assert!(m.mark_code_page(0x5123));
+    assert_eq!(t(&m, 0x5000), PAGE_FAST_READ);
+    m.write_u8(0x5000, 1);
+    assert_eq!(t(&m, 0x5000), PAGE_FAST_READ | PAGE_FAST_WRITE, "a written code page is plain again");
+    m.mark_code_page(0x6000);
+    m.forget_code();
+    assert_eq!(t(&m, 0x6000), PAGE_FAST_READ | PAGE_FAST_WRITE);
+}
