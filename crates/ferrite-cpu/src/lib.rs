@@ -16,6 +16,7 @@ mod flags;
 pub mod hooks;
 mod fpu;
 mod interp;
+mod jit_api;
 mod memory;
 mod paging;
 mod simd;
