@@ -74,3 +74,8 @@ fn test_pm_paging_kernel() {
 fn test_pm_tasks_kernel() {
     assert_kernel_passes("pm_tasks");
 }
+
+#[test]
+fn test_pm_v86_kernel() {
+    assert_kernel_passes("pm_v86");
+}
