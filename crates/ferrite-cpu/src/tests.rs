@@ -3,6 +3,14 @@
 use crate::{Cpu, NullBus, RunExit, SegReg};
 use ferrite_mem::PhysMem;
 
+/// The HLT opcode that ends every test program.
+pub(crate) const HLT: u8 = 0xF4;
+
+/// AX of a finished test run.
+pub(crate) fn ax(cpu: &Cpu) -> u32 {
+    cpu.gpr[0] & 0xFFFF
+}
+
 /// Runs `code` at 0000:0100 with SS:SP = 0000:8000 until HLT.
 pub(crate) fn run_real(code: &[u8]) -> (Cpu, PhysMem) {
     run_real_with(code, |_| {})

@@ -119,13 +119,7 @@ impl Exec<'_> {
 mod tests {
     use super::super::muldiv::tests::{assert_de_at, run_real_trapping};
     use crate::flags::Flags;
-    use crate::tests::run_real;
-
-    const HLT: u8 = 0xF4;
-
-    fn ax(cpu: &crate::Cpu) -> u32 {
-        cpu.gpr[0] & 0xFFFF
-    }
+    use crate::tests::{ax, run_real, HLT};
 
     #[test]
     fn test_daa_after_packed_addition() {

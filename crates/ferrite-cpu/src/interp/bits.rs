@@ -120,13 +120,7 @@ impl Exec<'_> {
 #[cfg(test)]
 mod tests {
     use crate::flags::Flags;
-    use crate::tests::run_real;
-
-    const HLT: u8 = 0xF4;
-
-    fn ax(cpu: &crate::Cpu) -> u32 {
-        cpu.gpr[0] & 0xFFFF
-    }
+    use crate::tests::{ax, run_real, HLT};
 
     #[test]
     fn test_bt_imm_offset_wraps_to_operand_width() {
