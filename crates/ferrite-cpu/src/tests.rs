@@ -3,6 +3,46 @@
 use crate::{Cpu, NullBus, RunExit, SegReg};
 use ferrite_mem::PhysMem;
 
+/// Where the protected-mode tests put their descriptor tables and pseudo-descriptors.
+pub(crate) const PM_GDT: u32 = 0x500;
+pub(crate) const PM_IDT: u32 = 0x600;
+pub(crate) const PM_PSEUDO: u32 = 0x580;
+
+/// Code that loads the GDTR from `PM_PSEUDO`, the IDTR from `PM_PSEUDO + 8`, and sets
+/// CR0.PE (CS keeps its real-mode cache, so execution continues at CPL 0).
+pub(crate) const ENTER_PM: [u8; 18] = [
+    0x0F, 0x01, 0x16, 0x80, 0x05, // lgdt [0x580]
+    0x0F, 0x01, 0x1E, 0x88, 0x05, // lidt [0x588]
+    0x0F, 0x20, 0xC0, // mov eax, cr0
+    0x0C, 0x01, // or al, 1
+    0x0F, 0x22, 0xC0, // mov cr0, eax
+];
+
+/// An 8-byte segment descriptor.
+pub(crate) fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
+    (limit as u64 & 0xFFFF)
+        | (base as u64 & 0xFF_FFFF) << 16
+        | (access as u64) << 40
+        | ((limit as u64 >> 16) & 0xF) << 48
+        | (flags as u64 & 0xF0) << 48
+        | ((base as u64 >> 24) & 0xFF) << 56
+}
+
+/// Writes a GDT, IDT gates (vector, gate) and both pseudo-descriptors (IDT limit 0x3FF).
+pub(crate) fn write_pm_tables(mem: &mut PhysMem, gdt: &[u64], gates: &[(u8, u64)]) {
+    for (i, d) in gdt.iter().enumerate() {
+        mem.write_bytes(PM_GDT + 8 * i as u32, &d.to_le_bytes());
+    }
+    for (v, g) in gates {
+        mem.write_bytes(PM_IDT + 8 * *v as u32, &g.to_le_bytes());
+    }
+    let gdt_limit = (gdt.len() * 8 - 1) as u16;
+    mem.write_bytes(PM_PSEUDO, &gdt_limit.to_le_bytes());
+    mem.write_bytes(PM_PSEUDO + 2, &PM_GDT.to_le_bytes());
+    mem.write_bytes(PM_PSEUDO + 8, &[0xFF, 0x03]);
+    mem.write_bytes(PM_PSEUDO + 10, &PM_IDT.to_le_bytes());
+}
+
 /// The HLT opcode that ends every test program.
 pub(crate) const HLT: u8 = 0xF4;
 
@@ -89,9 +129,7 @@ fn test_mov_add_hlt() {
 #[test]
 fn test_push_pop_and_memory() {
     // mov ax,0xBEEF; push ax; pop bx; mov [0x200],bx; mov cx,[0x200]; hlt
-    let (cpu, mem) = run_real(&[
-        0xB8, 0xEF, 0xBE, 0x50, 0x5B, 0x89, 0x1E, 0x00, 0x02, 0x8B, 0x0E, 0x00, 0x02, 0xF4,
-    ]);
+    let (cpu, mem) = run_real(&[0xB8, 0xEF, 0xBE, 0x50, 0x5B, 0x89, 0x1E, 0x00, 0x02, 0x8B, 0x0E, 0x00, 0x02, 0xF4]);
     assert_eq!(cpu.gpr[3] & 0xFFFF, 0xBEEF);
     assert_eq!(cpu.gpr[1] & 0xFFFF, 0xBEEF);
     assert_eq!(mem.read_u8(0x200), 0xEF);

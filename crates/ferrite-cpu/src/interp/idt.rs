@@ -32,11 +32,7 @@ impl Exec<'_> {
         kind: IntKind,
         error_code: Option<u32>,
     ) -> Result<(), Fault> {
-        let ext = if kind == IntKind::Software {
-            0
-        } else {
-            ERR_EXT
-        };
+        let ext = if kind == IntKind::Software { 0 } else { ERR_EXT };
         let idt_err = (vector as u32) * 8 + ERR_IDT + ext;
         let gp_idt = Fault::with_code(Vector::GeneralProtection, idt_err);
         if vector as u32 * 8 + 7 > self.cpu.idtr.limit {
@@ -47,12 +43,7 @@ impl Exec<'_> {
         let hi = self.sys_read(addr.wrapping_add(4), 4)? as u64;
         let g = Descriptor::new(lo | hi << 32);
         let ty = g.system_type();
-        if g.is_code_data()
-            || !matches!(
-                ty,
-                gate::INT16 | gate::TRAP16 | gate::INT32 | gate::TRAP32 | gate::TASK
-            )
-        {
+        if g.is_code_data() || !matches!(ty, gate::INT16 | gate::TRAP16 | gate::INT32 | gate::TRAP32 | gate::TASK) {
             return Err(gp_idt);
         }
         if kind == IntKind::Software && g.dpl() < self.cpu.cpl() {
@@ -63,36 +54,19 @@ impl Exec<'_> {
         }
         let selector = (lo >> 16) as u16;
         if ty == gate::TASK {
-            let ret_eip = if kind == IntKind::Exception {
-                self.cpu.cur_eip
-            } else {
-                self.cpu.eip
-            };
+            let ret_eip = if kind == IntKind::Exception { self.cpu.cur_eip } else { self.cpu.eip };
             let gp_sel = Fault::with_code(Vector::GeneralProtection, (selector & !3) as u32 + ext);
             if selector & 4 != 0 {
                 return Err(gp_sel);
             }
-            let (d, addr) = self
-                .fetch_descriptor(selector)
-                .map_err(|f| with_ext(f, ext))?;
+            let (d, addr) = self.fetch_descriptor(selector).map_err(|f| with_ext(f, ext))?;
             if d.is_code_data() || !matches!(d.system_type(), 0x1 | 0x9) {
                 return Err(gp_sel);
             }
-            return self.task_switch(
-                selector,
-                d,
-                addr,
-                super::task::SwitchKind::Int,
-                ret_eip,
-                error_code,
-            );
+            return self.task_switch(selector, d, addr, super::task::SwitchKind::Int, ret_eip, error_code);
         }
         let mut offset = (lo as u32 & 0xFFFF) | (hi as u32 & 0xFFFF_0000);
-        let size: u8 = if matches!(ty, gate::INT32 | gate::TRAP32) {
-            4
-        } else {
-            2
-        };
+        let size: u8 = if matches!(ty, gate::INT32 | gate::TRAP32) { 4 } else { 2 };
         if size == 2 {
             offset &= 0xFFFF;
         }
@@ -100,9 +74,7 @@ impl Exec<'_> {
         if selector & !3 == 0 {
             return Err(Fault::with_code(Vector::GeneralProtection, ext));
         }
-        let (cs_desc, cs_addr) = self
-            .fetch_descriptor(selector)
-            .map_err(|f| with_ext(f, ext))?;
+        let (cs_desc, cs_addr) = self.fetch_descriptor(selector).map_err(|f| with_ext(f, ext))?;
         let cpl = self.cpu.cpl();
         if !cs_desc.is_code() || cs_desc.dpl() > cpl {
             return Err(Fault::with_code(Vector::GeneralProtection, sel_err));
@@ -118,11 +90,7 @@ impl Exec<'_> {
         if offset > cs_desc.limit() {
             return Err(Fault::with_code(Vector::GeneralProtection, ext));
         }
-        let ret_eip = if kind == IntKind::Exception {
-            self.cpu.cur_eip
-        } else {
-            self.cpu.eip
-        };
+        let ret_eip = if kind == IntKind::Exception { self.cpu.cur_eip } else { self.cpu.eip };
         let old_cs = self.cpu.seg[SegReg::Cs as usize];
         let old_ss = self.cpu.seg[SegReg::Ss as usize];
         let old_esp = self.cpu.gpr[4];
@@ -150,9 +118,7 @@ impl Exec<'_> {
 
         let (stack_seg, start_sp) = if inner {
             let (ss_sel, esp) = self.tss_stack(new_cpl, ext)?;
-            let (ss_desc, ss_addr) = self
-                .fetch_descriptor(ss_sel)
-                .map_err(|f| ts_fault(f, ss_sel, ext))?;
+            let (ss_desc, ss_addr) = self.fetch_descriptor(ss_sel).map_err(|f| gp_as_ts(f, ss_sel, ext))?;
             let ts = Fault::with_code(Vector::InvalidTss, (ss_sel & !3) as u32 + ext);
             if ss_sel & !3 == 0
                 || (ss_sel & 3) as u8 != new_cpl
@@ -163,21 +129,14 @@ impl Exec<'_> {
                 return Err(ts);
             }
             if !ss_desc.present() {
-                return Err(Fault::with_code(
-                    Vector::StackFault,
-                    (ss_sel & !3) as u32 + ext,
-                ));
+                return Err(Fault::with_code(Vector::StackFault, (ss_sel & !3) as u32 + ext));
             }
             self.mark_accessed(&ss_desc, ss_addr)?;
             (ss_desc.to_segment(ss_sel), esp)
         } else {
             (old_ss, old_esp)
         };
-        let mask = if stack_seg.is_32() {
-            0xFFFF_FFFF
-        } else {
-            0xFFFF
-        };
+        let mask = if stack_seg.is_32() { 0xFFFF_FFFF } else { 0xFFFF };
         let total = frame.len() as u32 * size as u32;
         let sp = start_sp.wrapping_sub(total) & mask;
         // Probe the whole frame against the new stack's limit before writing.
@@ -189,22 +148,14 @@ impl Exec<'_> {
         for (i, v) in frame.iter().rev().enumerate() {
             let off = sp.wrapping_add(i as u32 * size as u32) & mask;
             if let Err(f) = self.write_mem(SegReg::Ss, off, size, *v) {
-                result = Err(
-                    if f.vector == Vector::StackFault as u8
-                        || f.vector == Vector::GeneralProtection as u8
-                    {
-                        Fault::with_code(
-                            Vector::StackFault,
-                            if inner {
-                                (stack_seg.selector & !3) as u32 + ext
-                            } else {
-                                ext
-                            },
-                        )
-                    } else {
-                        f
-                    },
-                );
+                result = Err(if f.vector == Vector::StackFault as u8 || f.vector == Vector::GeneralProtection as u8 {
+                    Fault::with_code(
+                        Vector::StackFault,
+                        if inner { (stack_seg.selector & !3) as u32 + ext } else { ext },
+                    )
+                } else {
+                    f
+                });
                 break;
             }
         }
@@ -219,12 +170,7 @@ impl Exec<'_> {
             Descriptor::new(cs_desc.raw | 1 << 40).to_segment((selector & !3) | new_cpl as u16);
         if v86 {
             for s in [SegReg::Gs, SegReg::Fs, SegReg::Ds, SegReg::Es] {
-                self.cpu.seg[s as usize] = Segment {
-                    selector: 0,
-                    attrs: 0,
-                    base: 0,
-                    limit: 0,
-                };
+                self.cpu.seg[s as usize] = Segment { selector: 0, attrs: 0, base: 0, limit: 0 };
             }
         }
         self.cpu.eip = offset;
@@ -258,16 +204,14 @@ impl Exec<'_> {
 /// Adds the EXT bit to a fault's error code.
 fn with_ext(f: Fault, ext: u32) -> Fault {
     match f.error_code {
-        Some(c) => Fault {
-            error_code: Some(c | ext),
-            ..f
-        },
+        Some(c) => Fault { error_code: Some(c | ext), ..f },
         None => f,
     }
 }
 
-/// A descriptor-fetch failure for the TSS stack selector becomes #TS(selector).
-fn ts_fault(f: Fault, sel: u16, ext: u32) -> Fault {
+/// A #GP from loading a stack or task selector during delivery or a task switch is
+/// reported as #TS(selector).
+pub(super) fn gp_as_ts(f: Fault, sel: u16, ext: u32) -> Fault {
     if f.vector == Vector::GeneralProtection as u8 {
         Fault::with_code(Vector::InvalidTss, (sel & !3) as u32 + ext)
     } else {
@@ -277,40 +221,27 @@ fn ts_fault(f: Fault, sel: u16, ext: u32) -> Fault {
 
 #[cfg(test)]
 mod tests {
-    use crate::tests::run_real_with;
+    use crate::tests::{descriptor, run_real_with, write_pm_tables, ENTER_PM, HLT};
 
-    const GDT: u32 = 0x500;
-    const IDT: u32 = 0x600;
-    const PSEUDO: u32 = 0x580;
     const HANDLER: u32 = 0x200;
-    const VECTOR: u32 = 0x30;
+    const VECTOR: u8 = 0x30;
 
-    /// A GDT with a 16-bit ring-0 code segment at 0x08, an IDT whose vector 0x30 is a
-    /// 16-bit interrupt gate to 0008:0200, the two pseudo-descriptors, and a HLT handler.
+    /// A 16-bit ring-0 code segment at 0x08 and vector 0x30 as a 16-bit interrupt gate to
+    /// 0008:0200, where a HLT waits.
     fn tables(mem: &mut ferrite_mem::PhysMem) {
-        let code16: u64 = 0x0000_9A00_0000_FFFF;
-        mem.write_bytes(GDT + 8, &code16.to_le_bytes());
         let gate: u64 = (HANDLER as u64) | (0x08 << 16) | (0x86u64 << 40);
-        mem.write_bytes(IDT + VECTOR * 8, &gate.to_le_bytes());
-        mem.write_bytes(PSEUDO, &[0x17, 0x00]);
-        mem.write_bytes(PSEUDO + 2, &GDT.to_le_bytes());
-        mem.write_bytes(PSEUDO + 8, &[0xFF, 0x03]);
-        mem.write_bytes(PSEUDO + 10, &IDT.to_le_bytes());
-        mem.write_bytes(HANDLER, &[0xF4]);
+        write_pm_tables(mem, &[0, descriptor(0, 0xFFFF, 0x9A, 0), 0], &[(VECTOR, gate)]);
+        mem.write_bytes(HANDLER, &[HLT]);
     }
 
     #[test]
     fn test_int_in_protected_mode_goes_through_idt_gate() {
-        let code = [
-            0x0F, 0x01, 0x16, 0x80, 0x05, // lgdt [0x580]
-            0x0F, 0x01, 0x1E, 0x88, 0x05, // lidt [0x588]
-            0x0F, 0x20, 0xC0, // mov eax, cr0
-            0x0C, 0x01, // or al, 1
-            0x0F, 0x22, 0xC0, // mov cr0, eax
+        let mut code = ENTER_PM.to_vec();
+        code.extend_from_slice(&[
             0xFB, // sti
-            0xCD, 0x30, // int 0x30  (at 0x113)
-            0xF4,
-        ];
+            0xCD, VECTOR, // int 0x30  (at 0x113)
+            HLT,
+        ]);
         let (cpu, mem) = run_real_with(&code, tables);
         assert_eq!(cpu.seg[1].selector, 0x08);
         assert_eq!(cpu.eip, HANDLER + 1);

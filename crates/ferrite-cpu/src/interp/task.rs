@@ -2,6 +2,7 @@
 //! gates, and IRET with NT set. 16- and 32-bit TSS formats, busy bits, the back-link, NT,
 //! CR0.TS, and the new task's state loaded with #TS on bad selectors.
 
+use super::idt::gp_as_ts;
 use super::protect::sys_type;
 use super::Exec;
 use crate::descriptor::Descriptor;
@@ -77,22 +78,12 @@ impl Exec<'_> {
                 return Err(ts(sel));
             }
         } else if busy {
-            return Err(Fault::with_code(
-                Vector::GeneralProtection,
-                (sel & !3) as u32,
-            ));
+            return Err(Fault::with_code(Vector::GeneralProtection, (sel & !3) as u32));
         }
         if !desc.present() {
-            return Err(Fault::with_code(
-                Vector::SegmentNotPresent,
-                (sel & !3) as u32,
-            ));
+            return Err(Fault::with_code(Vector::SegmentNotPresent, (sel & !3) as u32));
         }
-        let min = if is32 {
-            tss32::MIN_LIMIT
-        } else {
-            tss16::MIN_LIMIT
-        };
+        let min = if is32 { tss32::MIN_LIMIT } else { tss16::MIN_LIMIT };
         if desc.limit() < min {
             return Err(ts(sel));
         }
@@ -102,10 +93,7 @@ impl Exec<'_> {
 
         // Save the outgoing task.
         let old_tr = self.cpu.tr;
-        let old_is32 = matches!(
-            old_tr.attrs as u8 & 0xF,
-            sys_type::TSS32_AVAIL | sys_type::TSS32_BUSY
-        );
+        let old_is32 = matches!(old_tr.attrs as u8 & 0xF, sys_type::TSS32_AVAIL | sys_type::TSS32_BUSY);
         let mut old_flags = self.cpu.eflags;
         if matches!(kind, SwitchKind::Jmp | SwitchKind::Iret) {
             old_flags &= !Flags::NT;
@@ -120,11 +108,7 @@ impl Exec<'_> {
             new_flags |= Flags::NT;
         }
         if kind != SwitchKind::Iret {
-            self.sys_write(
-                desc_addr.wrapping_add(5),
-                1,
-                (desc.access() | sys_type::BUSY_BIT) as u32,
-            )?;
+            self.sys_write(desc_addr.wrapping_add(5), 1, (desc.access() | sys_type::BUSY_BIT) as u32)?;
         }
         self.cpu.tr = Descriptor::new(desc.raw | (sys_type::BUSY_BIT as u64) << 40).to_segment(sel);
         self.cpu.cr0 |= CR0_TS;
@@ -134,9 +118,7 @@ impl Exec<'_> {
         if let Some(cr3) = image.cr3 {
             if self.cpu.cr0 & CR0_PG != 0 && cr3 != self.cpu.cr3 {
                 self.cpu.cr3 = cr3;
-                self.cpu
-                    .tlb
-                    .flush(self.cpu.cr4 & crate::paging::CR4_PGE != 0);
+                self.cpu.tlb.flush(self.cpu.cr4 & crate::paging::CR4_PGE != 0);
                 self.cpu.mmu_stats.flushes += 1;
             }
         }
@@ -166,14 +148,7 @@ impl Exec<'_> {
     }
 
     fn read_task_image(&mut self, base: u32, is32: bool) -> Result<TaskImage, Fault> {
-        let mut img = TaskImage {
-            cr3: None,
-            eip: 0,
-            eflags: 0,
-            gpr: [0; 8],
-            segs: [0; 6],
-            ldt: 0,
-        };
+        let mut img = TaskImage { cr3: None, eip: 0, eflags: 0, gpr: [0; 8], segs: [0; 6], ldt: 0 };
         if is32 {
             img.cr3 = Some(self.sys_read(base + tss32::CR3, 4)?);
             img.eip = self.sys_read(base + tss32::EIP, 4)?;
@@ -200,13 +175,7 @@ impl Exec<'_> {
         Ok(img)
     }
 
-    fn write_task_image(
-        &mut self,
-        base: u32,
-        is32: bool,
-        eip: u32,
-        eflags: u32,
-    ) -> Result<(), Fault> {
+    fn write_task_image(&mut self, base: u32, is32: bool, eip: u32, eflags: u32) -> Result<(), Fault> {
         if is32 {
             self.sys_write(base + tss32::EIP, 4, eip)?;
             self.sys_write(base + tss32::EFLAGS, 4, eflags)?;
@@ -214,11 +183,7 @@ impl Exec<'_> {
                 self.sys_write(base + tss32::GPRS + 4 * i as u32, 4, self.cpu.gpr[i])?;
             }
             for i in 0..6 {
-                self.sys_write(
-                    base + tss32::SEGS + 4 * i as u32,
-                    2,
-                    self.cpu.seg[i].selector as u32,
-                )?;
+                self.sys_write(base + tss32::SEGS + 4 * i as u32, 2, self.cpu.seg[i].selector as u32)?;
             }
         } else {
             self.sys_write(base + tss16::IP, 2, eip)?;
@@ -227,11 +192,7 @@ impl Exec<'_> {
                 self.sys_write(base + tss16::GPRS + 2 * i as u32, 2, self.cpu.gpr[i])?;
             }
             for i in 0..4 {
-                self.sys_write(
-                    base + tss16::SEGS + 2 * i as u32,
-                    2,
-                    self.cpu.seg[i].selector as u32,
-                )?;
+                self.sys_write(base + tss16::SEGS + 2 * i as u32, 2, self.cpu.seg[i].selector as u32)?;
             }
         }
         Ok(())
@@ -240,11 +201,7 @@ impl Exec<'_> {
     /// Sets or clears the busy bit of the TSS descriptor `sel` in the GDT.
     pub(crate) fn set_tss_busy(&mut self, sel: u16, busy: bool) -> Result<(), Fault> {
         let (d, addr) = self.fetch_descriptor(sel)?;
-        let a = if busy {
-            d.access() | sys_type::BUSY_BIT
-        } else {
-            d.access() & !sys_type::BUSY_BIT
-        };
+        let a = if busy { d.access() | sys_type::BUSY_BIT } else { d.access() & !sys_type::BUSY_BIT };
         self.sys_write(addr.wrapping_add(5), 1, a as u32)
     }
 
@@ -252,12 +209,7 @@ impl Exec<'_> {
     fn load_task_segments(&mut self, img: &TaskImage) -> Result<(), Fault> {
         if self.cpu.eflags & Flags::VM != 0 {
             for (i, s) in img.segs.iter().enumerate() {
-                self.cpu.seg[i] = Segment {
-                    selector: *s,
-                    attrs: 0xF3,
-                    base: (*s as u32) << 4,
-                    limit: 0xFFFF,
-                };
+                self.cpu.seg[i] = Segment { selector: *s, attrs: 0xF3, base: (*s as u32) << 4, limit: 0xFFFF };
             }
             return Ok(());
         }
@@ -269,59 +221,31 @@ impl Exec<'_> {
         }
         let (cd, caddr) = self.fetch_descriptor(cs).map_err(|_| ts(cs))?;
         let rpl = (cs & 3) as u8;
-        if !cd.is_code()
-            || (cd.is_conforming() && cd.dpl() > rpl)
-            || (!cd.is_conforming() && cd.dpl() != rpl)
-        {
+        if !cd.is_code() || (cd.is_conforming() && cd.dpl() > rpl) || (!cd.is_conforming() && cd.dpl() != rpl) {
             return Err(ts(cs));
         }
         if !cd.present() {
-            return Err(Fault::with_code(
-                Vector::SegmentNotPresent,
-                (cs & !3) as u32,
-            ));
+            return Err(Fault::with_code(Vector::SegmentNotPresent, (cs & !3) as u32));
         }
         self.mark_accessed(&cd, caddr)?;
         self.cpu.seg[SegReg::Cs as usize] = Descriptor::new(cd.raw | 1 << 40).to_segment(cs);
         let ss = img.segs[SegReg::Ss as usize];
-        self.load_segment(SegReg::Ss, ss)
-            .map_err(|f| retag(f, ss))?;
+        self.load_segment(SegReg::Ss, ss).map_err(|f| gp_as_ts(f, ss, 0))?;
         for s in [SegReg::Es, SegReg::Ds, SegReg::Fs, SegReg::Gs] {
             let sel = img.segs[s as usize];
-            self.load_segment(s, sel).map_err(|f| retag(f, sel))?;
+            self.load_segment(s, sel).map_err(|f| gp_as_ts(f, sel, 0))?;
         }
         Ok(())
     }
 }
 
-/// A #GP from a segment load during a task switch is reported as #TS(selector).
-fn retag(f: Fault, sel: u16) -> Fault {
-    if f.vector == Vector::GeneralProtection as u8 {
-        Fault::with_code(Vector::InvalidTss, (sel & !3) as u32)
-    } else {
-        f
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::tests::run_real_with;
+    use crate::tests::{descriptor, run_real_with, write_pm_tables, ENTER_PM, HLT, PM_GDT};
 
-    const GDT: u32 = 0x500;
-    const IDT: u32 = 0x600;
-    const PSEUDO: u32 = 0x580;
     const TSS_A: u32 = 0x1000;
     const TSS_B: u32 = 0x1100;
     const TASK_B_EIP: u32 = 0x300;
-
-    fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
-        (limit as u64 & 0xFFFF)
-            | (base as u64 & 0xFF_FFFF) << 16
-            | (access as u64) << 40
-            | ((limit as u64 >> 16) & 0xF) << 48
-            | (flags as u64 & 0xF0) << 48
-            | ((base as u64 >> 24) & 0xFF) << 56
-    }
 
     fn tables(mem: &mut ferrite_mem::PhysMem) {
         let gdt = [
@@ -331,18 +255,9 @@ mod tests {
             descriptor(TSS_A, 0x67, 0x89, 0),
             descriptor(TSS_B, 0x67, 0x89, 0),
         ];
-        for (i, d) in gdt.iter().enumerate() {
-            mem.write_bytes(GDT + 8 * i as u32, &d.to_le_bytes());
-        }
         let task_gate: u64 = (0x20u64 << 16) | (0x85u64 << 40);
-        mem.write_bytes(IDT + 0x40 * 8, &task_gate.to_le_bytes());
-        mem.write_bytes(PSEUDO, &[0x27, 0x00]);
-        mem.write_bytes(PSEUDO + 2, &GDT.to_le_bytes());
-        mem.write_bytes(PSEUDO + 8, &[0xFF, 0x03]);
-        mem.write_bytes(PSEUDO + 10, &IDT.to_le_bytes());
-        let put = |mem: &mut ferrite_mem::PhysMem, off: u32, v: u32| {
-            mem.write_bytes(TSS_B + off, &v.to_le_bytes())
-        };
+        write_pm_tables(mem, &gdt, &[(0x40, task_gate)]);
+        let put = |mem: &mut ferrite_mem::PhysMem, off: u32, v: u32| mem.write_bytes(TSS_B + off, &v.to_le_bytes());
         put(mem, 0x20, TASK_B_EIP);
         put(mem, 0x24, 0x2);
         put(mem, 0x38, 0x9000); // ESP
@@ -350,31 +265,21 @@ mod tests {
         put(mem, 0x4C, 0x08); // CS
         put(mem, 0x50, 0x10); // SS
         put(mem, 0x54, 0x10); // DS
-        mem.write_bytes(TASK_B_EIP, &[0xF4]);
+        mem.write_bytes(TASK_B_EIP, &[HLT]);
     }
 
     #[test]
     fn test_int_through_task_gate_switches_tasks() {
-        let code = [
-            0x0F, 0x01, 0x16, 0x80, 0x05, // lgdt [0x580]
-            0x0F, 0x01, 0x1E, 0x88, 0x05, // lidt [0x588]
-            0x0F, 0x20, 0xC0, // mov eax, cr0
-            0x0C, 0x01, // or al, 1
-            0x0F, 0x22, 0xC0, // mov cr0, eax
+        let mut code = ENTER_PM.to_vec();
+        code.extend_from_slice(&[
             0xB8, 0x18, 0x00, // mov ax, 0x18
             0x0F, 0x00, 0xD8, // ltr ax
             0xCD, 0x40, // int 0x40  (at 0x118)
-            0xF4,
-        ];
+            HLT,
+        ]);
         let (cpu, mem) = run_real_with(&code, tables);
-        let dword = |a: u32| {
-            u32::from_le_bytes([
-                mem.read_u8(a),
-                mem.read_u8(a + 1),
-                mem.read_u8(a + 2),
-                mem.read_u8(a + 3),
-            ])
-        };
+        let dword =
+            |a: u32| u32::from_le_bytes([mem.read_u8(a), mem.read_u8(a + 1), mem.read_u8(a + 2), mem.read_u8(a + 3)]);
         assert_eq!(cpu.tr.selector, 0x20);
         assert_eq!(cpu.eip, TASK_B_EIP + 1);
         assert_eq!(cpu.seg[1].selector, 0x08);
@@ -383,11 +288,7 @@ mod tests {
         assert!(cpu.cr0 & 8 != 0, "CR0.TS set");
         assert_eq!(dword(TSS_B) & 0xFFFF, 0x18, "back-link to task A");
         assert_eq!(dword(TSS_A + 0x20), 0x11A, "task A saved the EIP after INT");
-        assert_eq!(
-            mem.read_u8(GDT + 0x18 + 5) & 0x0F,
-            0xB,
-            "task A still busy (nested)"
-        );
-        assert_eq!(mem.read_u8(GDT + 0x20 + 5) & 0x0F, 0xB, "task B busy");
+        assert_eq!(mem.read_u8(PM_GDT + 0x18 + 5) & 0x0F, 0xB, "task A still busy (nested)");
+        assert_eq!(mem.read_u8(PM_GDT + 0x20 + 5) & 0x0F, 0xB, "task B busy");
     }
 }
