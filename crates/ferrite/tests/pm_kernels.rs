@@ -79,3 +79,8 @@ fn test_pm_tasks_kernel() {
 fn test_pm_v86_kernel() {
     assert_kernel_passes("pm_v86");
 }
+
+#[test]
+fn test_pm_rings_kernel() {
+    assert_kernel_passes("pm_rings");
+}
