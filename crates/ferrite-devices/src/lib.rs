@@ -7,7 +7,8 @@
 //! Built in from day one:
 //! - [`debugcon::Debugcon`] — the Bochs/QEMU debug console (port 0xE9) writing to any sink;
 //! - [`exit_port::ExitPort`] — QEMU's `isa-debug-exit` (port 0xF4), which ends the run;
-//! - [`post_code::PostCode`] — a POST-code latch (port 0x80 by default) keeping the last byte.
+//! - [`post_code::PostCode`] — a POST-code latch (port 0x80 by default) keeping the last byte;
+//! - [`uart16550::Uart16550`] — the 16550A serial port (COM1 0x3F8/IRQ 4, COM2 0x2F8/IRQ 3).
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
@@ -15,6 +16,7 @@ use std::ops::RangeInclusive;
 pub mod debugcon;
 pub mod exit_port;
 pub mod post_code;
+pub mod uart16550;
 
 /// A device that answers on I/O ports.
 ///
