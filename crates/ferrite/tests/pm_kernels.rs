@@ -29,17 +29,26 @@ fn run_kernel(name: &str) -> Output {
 }
 
 /// The names of the checks in a kernel's source: the quoted first operand of every
-/// `CHECK` macro use that is not commented out.
+/// `CHECK "NAME", ...` line that is not commented out, and the three checks each
+/// `CHECK_T80 "NAME", ...` line (pm_fpu's 80-bit result check) expands to. CHECK lines
+/// inside macro definitions (whose name is a macro parameter, not a string) are skipped.
 fn check_names(name: &str) -> Vec<String> {
     let src = std::fs::read_to_string(roms_dir().join(format!("{name}.asm"))).expect("kernel source exists");
-    src.lines()
-        .map(|l| l.split(';').next().unwrap_or("").trim())
-        .filter_map(|l| l.strip_prefix("CHECK "))
-        .map(|rest| {
-            let rest = rest.trim_start().strip_prefix('"').expect("CHECK's name is a string");
-            rest[..rest.find('"').expect("closing quote")].to_string()
-        })
-        .collect()
+    let quoted = |rest: &str| -> Option<String> {
+        let rest = rest.trim_start().strip_prefix('"')?;
+        Some(rest[..rest.find('"').expect("closing quote")].to_string())
+    };
+    let mut names = Vec::new();
+    for line in src.lines().map(|l| l.split(';').next().unwrap_or("").trim()) {
+        if let Some(n) = line.strip_prefix("CHECK ").and_then(quoted) {
+            names.push(n);
+        } else if let Some(n) = line.strip_prefix("CHECK_T80 ").and_then(quoted) {
+            for part in ["significand low", "significand high", "sign, exponent"] {
+                names.push(format!("{n} ({part})"));
+            }
+        }
+    }
+    names
 }
 
 /// Runs the kernel and checks: no `FAIL` line, an `ok` line for every check in the
@@ -83,4 +92,9 @@ fn test_pm_v86_kernel() {
 #[test]
 fn test_pm_rings_kernel() {
     assert_kernel_passes("pm_rings");
+}
+
+#[test]
+fn test_pm_fpu_kernel() {
+    assert_kernel_passes("pm_fpu");
 }
