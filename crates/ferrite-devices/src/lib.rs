@@ -8,11 +8,14 @@
 //! - [`debugcon::Debugcon`] — the Bochs/QEMU debug console (port 0xE9) writing to any sink;
 //! - [`exit_port::ExitPort`] — QEMU's `isa-debug-exit` (port 0xF4), which ends the run;
 //! - [`post_code::PostCode`] — a POST-code latch (port 0x80 by default) keeping the last byte;
-//! - [`uart16550::Uart16550`] — the 16550A serial port (COM1 0x3F8/IRQ 4, COM2 0x2F8/IRQ 3).
+//! - [`uart16550::Uart16550`] — the 16550A serial port (COM1 0x3F8/IRQ 4, COM2 0x2F8/IRQ 3);
+//! - [`acpi_pm::AcpiPm`] and [`acpi_pm::ResetControl`] — ACPI power management (PM1a
+//!   registers, soft-off, the PM timer at 0x608) and the reset control register (0xCF9).
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
 
+pub mod acpi_pm;
 pub mod debugcon;
 pub mod exit_port;
 pub mod post_code;
