@@ -1,17 +1,30 @@
-//! `ferrite-debug` turns machine state into text for people: a register dump
-//! ([`format_registers`]) and a one-instruction disassembly at CS:EIP ([`disassemble_at_pc`])
-//! in Intel syntax. [`dump`] combines both; the CLI prints it for `--dump-regs`.
+//! `ferrite-debug` is ferrite's debugger. It turns machine state into text for people — a
+//! register dump ([`format_registers`], [`format_fpu`], [`format_sse`]), disassembly in
+//! Intel syntax ([`disassemble_at_pc`]); [`dump`] combines them for `--dump-regs` — and it
+//! drives a [`ferrite_machine::Machine`] for the three ways of debugging a guest:
 //!
-//! Later this crate grows the step debugger, breakpoints, the trace log and the gdb stub.
-//! It reads state only; nothing here changes the guest.
+//! - [`repl`]: `ferrite debug`, the step-debugger command line ([`commands`] parses it);
+//! - [`trace`]: `--trace FILE`, one line per executed instruction;
+//! - [`gdb`]: `--gdb PORT`, the GDB remote serial protocol (i386 target description).
+//!
+//! All three go through [`session::Session`], which owns the breakpoints and runs the
+//! machine with [`ferrite_machine::Machine::run_for`]. Breakpoints and watchpoints are the
+//! CPU's host hooks, which every engine honours; devices never call into the debugger.
 #![deny(missing_docs)]
 
+pub mod commands;
 mod disasm;
+pub mod gdb;
+pub mod info;
 mod regs;
+pub mod repl;
+pub mod session;
 mod stats;
+pub mod trace;
+pub mod vmem;
 
-pub use disasm::{disassemble, disassemble_at_pc, MAX_INSN_LEN};
-pub use regs::{flag_names, format_registers};
+pub use disasm::{decode, disassemble, disassemble_at_pc, disassemble_lines, format_pc, MAX_INSN_LEN};
+pub use regs::{flag_names, format_fpu, format_registers, format_sse, RegSnapshot};
 pub use stats::format_stats;
 
 use ferrite_cpu::Cpu;
