@@ -98,3 +98,8 @@ fn test_pm_rings_kernel() {
 fn test_pm_fpu_kernel() {
     assert_kernel_passes("pm_fpu");
 }
+
+#[test]
+fn test_pm_sse_kernel() {
+    assert_kernel_passes("pm_sse");
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 const ROMS: [&str; 3] = ["smoke", "demo", "triple"];
 /// Every multiboot test kernel (flat binaries of any size, booted with `--kernel`).
 /// The protected-mode test kernels include `roms/include/pmtest.inc`, so nasm gets `-i roms/`.
-const KERNELS: [&str; 6] = ["multiboot_hello", "pm_paging", "pm_tasks", "pm_v86", "pm_rings", "pm_fpu"];
+const KERNELS: [&str; 7] = ["multiboot_hello", "pm_paging", "pm_tasks", "pm_v86", "pm_rings", "pm_fpu", "pm_sse"];
 
 fn roms_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms")
