@@ -10,7 +10,8 @@
 //! - [`post_code::PostCode`] — a POST-code latch (port 0x80 by default) keeping the last byte;
 //! - [`uart16550::Uart16550`] — the 16550A serial port (COM1 0x3F8/IRQ 4, COM2 0x2F8/IRQ 3);
 //! - [`acpi_pm::AcpiPm`] and [`acpi_pm::ResetControl`] — ACPI power management (PM1a
-//!   registers, soft-off, the PM timer at 0x608) and the reset control register (0xCF9).
+//!   registers, soft-off, the PM timer at 0x608) and the reset control register (0xCF9);
+//! - [`fw_cfg::FwCfg`] — QEMU's firmware configuration interface (0x510/0x511, DMA at 0x514).
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
@@ -18,6 +19,7 @@ use std::ops::RangeInclusive;
 pub mod acpi_pm;
 pub mod debugcon;
 pub mod exit_port;
+pub mod fw_cfg;
 pub mod post_code;
 pub mod uart16550;
 
