@@ -69,6 +69,8 @@ impl<'m> Repl<'m> {
             Err(e) => return (format!("error: {e}\n"), Flow::Go),
         };
         self.repeat = matches!(cmd, Command::Step(_) | Command::Next).then_some(cmd);
+        // A Ctrl-C pressed at the prompt (when input is a pipe) must not stop the next run.
+        self.session.machine().interrupt_handle().store(false, std::sync::atomic::Ordering::Relaxed);
         match self.execute(cmd) {
             Ok(text) => (text, if cmd == Command::Quit { Flow::Quit } else { Flow::Go }),
             Err(e) => (format!("error: {e}\n"), Flow::Go),

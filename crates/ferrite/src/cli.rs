@@ -40,7 +40,20 @@ pub enum Command {
     /// Boot a PC from a BIOS image (or a multiboot --kernel) and run it until it stops
     #[command(after_help = EXIT_STATUS_HELP)]
     Run(RunArgs),
+    /// Build the same machine as `run` and open the step debugger before its first
+    /// instruction (type `help` at its prompt)
+    #[command(after_help = DEBUG_HELP)]
+    Debug(RunArgs),
 }
+
+/// Shown by `ferrite debug --help`.
+pub const DEBUG_HELP: &str = "\
+The debugger reads commands from the terminal (with line editing and history) or from a
+pipe: step [N], next, continue, until ADDR, break ADDR, watch ADDR [r|w|rw] [LEN], delete [N],
+info break|tlb|pagewalk ADDR|idt|gdt|devices, regs [fpu|sse|all], x ADDR [N], disasm [ADDR] [N],
+quit. Addresses are hex: 100020 (linear), p:B8000 (physical), 0008:00100020 (SEL:OFF).
+Ctrl-C while the guest runs breaks in. On quit or end of input ferrite prints the summary line
+and exits with status 0. See docs/debugging.md.";
 
 /// Options of `ferrite run`.
 #[derive(Debug, Args)]
@@ -107,9 +120,34 @@ pub struct RunArgs {
     #[arg(long)]
     pub stats: bool,
 
-    /// Log unusual guest events on stderr (now: the first access to each unclaimed I/O port)
+    /// Log unusual I/O on stderr (now: the first access to each unclaimed I/O port)
     #[arg(long)]
-    pub trace: bool,
+    pub trace_io: bool,
+
+    /// Write an instruction trace to FILE: one line per executed instruction (CS:EIP,
+    /// bytes, disassembly, registers before it) plus exceptions and interrupts
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
+    /// Start the --trace when the instruction at this linear address (hex) is first reached
+    #[arg(long, value_name = "ADDR", requires = "trace", value_parser = parse_hex_addr)]
+    pub trace_from: Option<u32>,
+
+    /// End the --trace after N instructions (the guest runs on)
+    #[arg(long, value_name = "N", requires = "trace")]
+    pub trace_count: Option<u64>,
+
+    /// Serve the GDB remote protocol on 127.0.0.1:PORT (i386; `target remote :PORT`)
+    #[arg(long, value_name = "PORT")]
+    pub gdb: Option<u16>,
+
+    /// With --gdb: wait for gdb before the first instruction
+    #[arg(long, requires = "gdb")]
+    pub paused: bool,
+}
+
+fn parse_hex_addr(s: &str) -> Result<u32, String> {
+    ferrite_debug::commands::parse_hex(s.trim())
 }
 
 /// An execution engine.
@@ -239,6 +277,34 @@ mod tests {
         assert_eq!(args.serial, Sink::None);
         assert!(args.bios.is_none() && args.max_insns.is_none() && !args.no_reboot);
         assert!(args.kernel.is_none() && args.append.is_none() && args.initrd.is_none());
+    }
+
+    #[test]
+    fn test_debug_takes_the_run_options_and_trace_options_parse() {
+        let cli = Cli::try_parse_from(["ferrite", "debug", "--kernel", "k", "-m", "32", "--trace-io"]).unwrap();
+        let Some(Command::Debug(args)) = cli.command else { panic!("no debug") };
+        assert_eq!((args.ram_mib, args.trace_io), (32, true));
+        let cli = Cli::try_parse_from([
+            "ferrite",
+            "run",
+            "--trace",
+            "t.log",
+            "--trace-from",
+            "0x100020",
+            "--trace-count",
+            "5",
+            "--gdb",
+            "1234",
+            "--paused",
+        ])
+        .unwrap();
+        let Some(Command::Run(args)) = cli.command else { panic!("no run") };
+        assert_eq!(args.trace, Some(PathBuf::from("t.log")));
+        assert_eq!((args.trace_from, args.trace_count), (Some(0x100020), Some(5)));
+        assert_eq!((args.gdb, args.paused), (Some(1234), true));
+        assert!(Cli::try_parse_from(["ferrite", "run", "--trace-from", "100"]).is_err());
+        assert!(Cli::try_parse_from(["ferrite", "run", "--paused"]).is_err());
+        assert!(Cli::try_parse_from(["ferrite", "run", "--trace", "t", "--trace-from", "xyz"]).is_err());
     }
 
     #[test]

@@ -14,7 +14,10 @@ mod cli;
 use clap::error::ErrorKind;
 use clap::Parser;
 use cli::{Cli, Command, RunArgs, Sink};
-use ferrite_machine::{BootModule, KernelBoot, Machine, MachineConfig, MachineError};
+use ferrite_debug::gdb::GdbEnd;
+use ferrite_debug::session::{never, Session, Stop};
+use ferrite_debug::trace::Tracer;
+use ferrite_machine::{BootModule, KernelBoot, Machine, MachineConfig, MachineError, StopReason};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::Path;
@@ -64,14 +67,14 @@ fn run_cli() -> Result<i32, String> {
         Ok(cli) => cli,
         Err(e) => return Ok(report_usage(e)),
     };
-    let args = match cli.command {
-        Some(Command::Run(args)) => args,
+    match cli.command {
+        Some(Command::Run(args)) => run(args, false),
+        Some(Command::Debug(args)) => run(args, true),
         None => match Cli::try_parse_from(["ferrite", "run"]) {
-            Ok(Cli { command: Some(Command::Run(args)) }) => args,
-            _ => return Err("cannot build the default run options".into()),
+            Ok(Cli { command: Some(Command::Run(args)) }) => run(args, false),
+            _ => Err("cannot build the default run options".into()),
         },
-    };
-    run(args)
+    }
 }
 
 /// Prints help/version as clap does; turns any other clap error into one line.
@@ -98,8 +101,9 @@ fn report_usage(e: clap::Error) -> i32 {
     }
 }
 
-/// Builds the machine from `args`, runs it and reports the stop.
-fn run(args: RunArgs) -> Result<i32, String> {
+/// Builds the machine from `args`, runs it (under the debugger REPL with `debug`, the gdb
+/// stub with `--gdb`, the tracer with `--trace`) and reports the stop.
+fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
     let bios = match &args.bios {
         Some(path) => read_bios(path)?,
         None => DEMO_ROM.to_vec(),
@@ -118,15 +122,45 @@ fn run(args: RunArgs) -> Result<i32, String> {
         post_port: args.post_port,
         max_insns: args.max_insns,
         no_reboot: args.no_reboot,
-        trace: args.trace,
+        trace: args.trace_io,
         kernel,
     };
     let mut machine = Machine::new(config).map_err(|e| match (e, &args.kernel) {
         (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
         (e, _) => e.to_string(),
     })?;
-    install_ctrl_c(machine.interrupt_handle());
-    let summary = machine.run();
+    let tracer = match &args.trace {
+        Some(path) => {
+            let file = File::create(path)
+                .map_err(|e| format!("cannot create trace file {}: {}", path.display(), io_reason(&e)))?;
+            Some(Tracer::new(Box::new(BufWriter::new(file)), args.trace_from, args.trace_count))
+        }
+        None => None,
+    };
+    // Under a debugger Ctrl-C breaks in, however often it is pressed.
+    install_ctrl_c(machine.interrupt_handle(), !debug && args.gdb.is_none());
+    let (summary, status) = if debug {
+        let reason = ferrite_debug::repl::run(&mut machine, tracer);
+        (machine.finish(reason.unwrap_or(StopReason::Debug)), 0)
+    } else if let Some(port) = args.gdb {
+        match ferrite_debug::gdb::serve(&mut machine, tracer, port, args.paused)? {
+            GdbEnd::Machine(reason) => {
+                let summary = machine.finish(reason);
+                let status = summary.exit_status();
+                (summary, status)
+            }
+            GdbEnd::Killed => (machine.finish(StopReason::Debug), 0),
+        }
+    } else if tracer.is_some() {
+        let reason = run_traced(&mut machine, tracer);
+        let summary = machine.finish(reason);
+        let status = summary.exit_status();
+        (summary, status)
+    } else {
+        let summary = machine.run();
+        let status = summary.exit_status();
+        (summary, status)
+    };
     let mut stdout = std::io::stdout();
     if stdout.is_terminal() && last_out.load(Ordering::Relaxed) != b'\n' {
         // Start the summary on a fresh line when guest output and stderr share a terminal.
@@ -140,14 +174,26 @@ fn run(args: RunArgs) -> Result<i32, String> {
         eprint!("{}", ferrite_debug::format_stats(machine.cpu()));
     }
     eprintln!("ferrite: {summary}");
-    Ok(summary.exit_status())
+    Ok(status)
 }
 
-/// The first Ctrl-C asks the run loop to stop; a second one quits at once.
-fn install_ctrl_c(flag: Arc<AtomicBool>) {
+/// Runs the machine to its stop under the instruction tracer.
+fn run_traced(machine: &mut Machine, tracer: Option<Tracer>) -> StopReason {
+    let mut session = Session::new(machine, tracer);
+    loop {
+        match session.cont(&mut never()) {
+            Stop::Machine(reason) => return reason,
+            Stop::Interrupted => return StopReason::Interrupted,
+            _ => {} // no user breakpoints: nothing else stops a plain run
+        }
+    }
+}
+
+/// The first Ctrl-C asks the run loop to stop; with `second_quits` a second one quits at once.
+fn install_ctrl_c(flag: Arc<AtomicBool>, second_quits: bool) {
     let presses = AtomicU32::new(0);
     let installed = ctrlc::set_handler(move || {
-        if presses.fetch_add(1, Ordering::Relaxed) > 0 {
+        if presses.fetch_add(1, Ordering::Relaxed) > 0 && second_quits {
             std::process::exit(STATUS_SIGINT);
         }
         flag.store(true, Ordering::Relaxed);

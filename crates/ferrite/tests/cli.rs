@@ -179,7 +179,7 @@ fn test_accepted_options() {
         "0x84",
         "--debugcon",
         "none",
-        "--trace",
+        "--trace-io",
     ]);
     assert_no_panic(&o);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -244,7 +244,7 @@ fn test_kernel_combines_with_the_run_options() {
         "--debugcon",
         &spec,
         "--no-reboot",
-        "--trace",
+        "--trace-io",
         "--post-port",
         "0x84",
         "--serial",
