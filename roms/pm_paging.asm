@@ -213,11 +213,8 @@ main:
         CHECK "NX fetch: #PF", dword [fault_vector], VEC_PF
         CHECK "NX fetch: error 0x11", dword [fault_error], PF_P | PF_I
         CHECK "NX fetch: CR2", dword [fault_cr2], VA_NX
-        ; Left out until ferrite is fixed: the pushed EIP must be VA_NX (the instruction
-        ; whose fetch faulted), but ferrite pushes the JMP's address when the fetch of a
-        ; new block faults (interp/mod.rs raises block_at_pc's fault with the previous
-        ; instruction's cur_eip).
-        ;   CHECK "NX fetch: EIP", dword [fault_eip], VA_NX
+        ; The pushed EIP is the instruction whose fetch faulted, not the JMP to it.
+        CHECK "NX fetch: EIP", dword [fault_eip], VA_NX
 
         mov eax, cr0
         and eax, ~CR0_PG

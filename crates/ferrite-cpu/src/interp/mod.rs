@@ -105,6 +105,8 @@ impl Exec<'_> {
             let block = match self.block_at_pc() {
                 Ok(b) => b,
                 Err(f) => {
+                    // A fetch fault belongs to the instruction that could not be fetched.
+                    self.cpu.cur_eip = self.cpu.eip;
                     if self.raise(f) {
                         return RunExit::TripleFault;
                     }
