@@ -12,8 +12,12 @@ const CR0_PE: u32 = 1 << 0;
 const CR0_ET: u32 = 1 << 4;
 const CR0_TS: u32 = 1 << 3;
 const CR0_EM: u32 = 1 << 2;
-/// CR4 bits this CPU accepts (VME…PGE, OSFXSR, OSXMMEXCPT); others are #GP(0).
-const CR4_SUPPORTED: u32 = 0xFF | crate::simd::CR4_OSFXSR | crate::simd::CR4_OSXMMEXCPT;
+/// CR4.TSD: RDTSC is privileged.
+const CR4_TSD: u32 = 1 << 2;
+/// CR4 bits this CPU implements (and CPUID reports); setting any other is #GP(0). VME,
+/// PVI, DE, MCE and PCE are absent, as their CPUID bits are.
+const CR4_SUPPORTED: u32 =
+    CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | crate::simd::CR4_OSFXSR | crate::simd::CR4_OSXMMEXCPT;
 
 impl Exec<'_> {
     /// #GP(0) unless the current privilege level may use IOPL-sensitive instructions.
@@ -69,7 +73,7 @@ impl Exec<'_> {
                 Ok(())
             }
             M::Rdtsc => {
-                if self.cpu.cr4 & 4 != 0 {
+                if self.cpu.cr4 & CR4_TSD != 0 {
                     self.check_cpl0()?;
                 }
                 self.cpu.gpr[0] = self.cpu.tsc as u32;
