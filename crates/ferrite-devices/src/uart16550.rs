@@ -230,6 +230,12 @@ impl<I: IrqLine> Uart16550<I> {
         Uart16550 { base, state: UartState::default(), irq, irq_level: false, sink }
     }
 
+    /// Connects the output to another sink (`None` discards), e.g. once the host decided.
+    pub fn set_sink(&mut self, sink: Option<Box<dyn Write + Send>>) {
+        self.flush();
+        self.sink = sink;
+    }
+
     /// The base port.
     pub fn base(&self) -> u16 {
         self.base

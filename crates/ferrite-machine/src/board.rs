@@ -3,14 +3,26 @@
 //!
 //! Ports nobody declared read all-ones and ignore writes, as on an ISA bus with nothing
 //! driving it. In trace mode the first access to each such port is logged on stderr.
+//!
+//! The platform devices and their ports: COM1 (16550A, 0x3F8-0x3FF, IRQ 4), COM2
+//! (0x2F8-0x2FF, IRQ 3), fw_cfg (0x510-0x511, DMA 0x514-0x51B), the ACPI PM block
+//! (0x600-0x60F, SCI on IRQ 9) and the reset control register (0xCF9). Requests that end
+//! or change the run (exit port, ACPI soft-off, reset, a fw_cfg DMA that needs guest
+//! memory) make the CPU return to the run loop, which takes them with [`Board::take_stop`].
 
+use crate::irq::{BoardIrq, IrqLines, IRQ_ACPI_SCI, IRQ_COM1, IRQ_COM2};
 use crate::port_bus::{PortBus, PORT_COUNT};
 use crate::MachineError;
 use ferrite_cpu::IoBus;
+use ferrite_devices::acpi_pm::{AcpiPm, ResetControl};
 use ferrite_devices::debugcon::Debugcon;
 use ferrite_devices::exit_port::ExitPort;
+use ferrite_devices::fw_cfg::FwCfg;
 use ferrite_devices::post_code::PostCode;
+use ferrite_devices::uart16550::{Uart16550, COM1_BASE, COM2_BASE};
 use ferrite_devices::{all_ones, mask_to_size, PortDevice};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Instant;
 
 /// Names the devices on the port bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +33,16 @@ pub enum DeviceId {
     ExitPort,
     /// The POST-code latch.
     PostCode,
+    /// The first serial port.
+    Com1,
+    /// The second serial port.
+    Com2,
+    /// QEMU's firmware configuration interface.
+    FwCfg,
+    /// The ACPI power-management block.
+    AcpiPm,
+    /// The reset control register.
+    ResetControl,
 }
 
 impl DeviceId {
@@ -30,6 +52,11 @@ impl DeviceId {
             DeviceId::Debugcon => "debug console",
             DeviceId::ExitPort => "exit port",
             DeviceId::PostCode => "POST-code latch",
+            DeviceId::Com1 => "COM1 (16550A)",
+            DeviceId::Com2 => "COM2 (16550A)",
+            DeviceId::FwCfg => "fw_cfg",
+            DeviceId::AcpiPm => "ACPI PM block",
+            DeviceId::ResetControl => "reset control",
         }
     }
 }
@@ -44,7 +71,29 @@ pub struct DeviceInfo {
 }
 
 /// Every device on the board, in port-map order.
-const ALL_DEVICES: [DeviceId; 3] = [DeviceId::Debugcon, DeviceId::ExitPort, DeviceId::PostCode];
+const ALL_DEVICES: [DeviceId; 8] = [
+    DeviceId::Debugcon,
+    DeviceId::ExitPort,
+    DeviceId::PostCode,
+    DeviceId::Com1,
+    DeviceId::Com2,
+    DeviceId::FwCfg,
+    DeviceId::AcpiPm,
+    DeviceId::ResetControl,
+];
+
+/// A request from a device that the run loop must act on (see [`Board::take_stop`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BoardStop {
+    /// The guest wrote this value to the exit port.
+    Exit(u32),
+    /// The guest switched the machine off through ACPI.
+    PowerOff,
+    /// The guest asked for a reset through the reset control register.
+    Reset,
+    /// fw_cfg has a DMA transfer waiting for guest memory.
+    FwCfgDma,
+}
 
 /// Bits in the "already logged" set of unclaimed ports.
 const LOGGED_WORDS: usize = PORT_COUNT / 64;
@@ -55,6 +104,15 @@ pub(crate) struct Board {
     pub(crate) debugcon: Debugcon,
     pub(crate) exit: ExitPort,
     pub(crate) post: PostCode,
+    pub(crate) com1: Uart16550<BoardIrq>,
+    pub(crate) com2: Uart16550<BoardIrq>,
+    pub(crate) fw_cfg: FwCfg,
+    pub(crate) acpi: AcpiPm<BoardIrq>,
+    pub(crate) reset: ResetControl,
+    /// The levels of the ISA IRQ lines the devices drive (routed by the PIC).
+    pub(crate) irqs: IrqLines,
+    /// Host input for COM1 (read only while COM1 has room, so nothing is lost).
+    serial_input: Option<Receiver<u8>>,
     trace: bool,
     logged: Vec<u64>,
 }
@@ -62,7 +120,25 @@ pub(crate) struct Board {
 impl Board {
     /// Builds the board and its port map; refuses devices whose ports overlap.
     pub(crate) fn new(debugcon: Debugcon, exit: ExitPort, post: PostCode, trace: bool) -> Result<Self, MachineError> {
-        let mut board = Board { bus: PortBus::new(), debugcon, exit, post, trace, logged: vec![0; LOGGED_WORDS] };
+        let irqs = IrqLines::new();
+        // The PM timer runs on host time from power-on until the board has a virtual clock.
+        let power_on = Instant::now();
+        let clock = Box::new(move || power_on.elapsed().as_nanos() as u64);
+        let mut board = Board {
+            bus: PortBus::new(),
+            debugcon,
+            exit,
+            post,
+            com1: Uart16550::new(COM1_BASE, irqs.line(IRQ_COM1), None),
+            com2: Uart16550::new(COM2_BASE, irqs.line(IRQ_COM2), None),
+            fw_cfg: FwCfg::new(),
+            acpi: AcpiPm::new(clock, irqs.line(IRQ_ACPI_SCI)),
+            reset: ResetControl::new(),
+            irqs,
+            serial_input: None,
+            trace,
+            logged: vec![0; LOGGED_WORDS],
+        };
         for id in ALL_DEVICES {
             let ports = board.device(id).ports();
             board.bus.insert(id, &ports).map_err(|c| MachineError::PortConflict {
@@ -79,7 +155,60 @@ impl Board {
             DeviceId::Debugcon => &mut self.debugcon,
             DeviceId::ExitPort => &mut self.exit,
             DeviceId::PostCode => &mut self.post,
+            DeviceId::Com1 => &mut self.com1,
+            DeviceId::Com2 => &mut self.com2,
+            DeviceId::FwCfg => &mut self.fw_cfg,
+            DeviceId::AcpiPm => &mut self.acpi,
+            DeviceId::ResetControl => &mut self.reset,
         }
+    }
+
+    /// The request that made the CPU return, highest priority first; `None` when there
+    /// is none left.
+    pub(crate) fn take_stop(&mut self) -> Option<BoardStop> {
+        if let Some(v) = self.exit.take() {
+            Some(BoardStop::Exit(v))
+        } else if self.acpi.take_poweroff() {
+            Some(BoardStop::PowerOff)
+        } else if self.reset.take_reset() {
+            Some(BoardStop::Reset)
+        } else {
+            self.fw_cfg.dma_pending().map(|_| BoardStop::FwCfgDma)
+        }
+    }
+
+    /// Connects host input to COM1: bytes from `input` reach its receiver as it has room.
+    pub(crate) fn set_serial_input(&mut self, input: Option<Receiver<u8>>) {
+        self.serial_input = input;
+    }
+
+    /// Between run slices: feeds COM1 what the host typed (as much as its FIFO takes).
+    pub(crate) fn pump_serial_input(&mut self) {
+        while self.com1.rx_space() > 0 {
+            let byte = match self.serial_input.as_ref().map(|rx| rx.try_recv()) {
+                Some(Ok(b)) => b,
+                Some(Err(TryRecvError::Disconnected)) => {
+                    self.serial_input = None;
+                    return;
+                }
+                Some(Err(TryRecvError::Empty)) | None => return,
+            };
+            self.com1.receive(byte);
+        }
+    }
+
+    /// Periodic device work: the UARTs' character time-out and the PM timer's carry.
+    pub(crate) fn tick(&mut self) {
+        self.com1.timeout_tick();
+        self.com2.timeout_tick();
+        self.acpi.poll();
+    }
+
+    /// Flushes every output sink (end of a run).
+    pub(crate) fn flush(&mut self) {
+        self.debugcon.flush();
+        self.com1.flush();
+        self.com2.flush();
     }
 
     /// The devices and their ports.
@@ -128,6 +257,9 @@ impl IoBus for Board {
 
     fn stop_requested(&self) -> bool {
         self.exit.requested().is_some()
+            || self.acpi.poweroff_requested()
+            || self.reset.reset_requested()
+            || self.fw_cfg.dma_pending().is_some()
     }
 }
 
@@ -170,6 +302,42 @@ mod tests {
     fn test_board_refuses_post_port_on_debugcon() {
         let err = board(0xE9).err().unwrap();
         assert_eq!(err.to_string(), "I/O port 0x00e9 is claimed by both the debug console and the POST-code latch");
+    }
+
+    #[test]
+    fn test_board_platform_devices_and_stops() {
+        let (mut b, _) = board(0x80).unwrap();
+        let names: Vec<_> = b.devices().iter().map(|d| d.id.name()).collect();
+        assert!(names.contains(&"COM1 (16550A)") && names.contains(&"fw_cfg"), "{names:?}");
+        b.io_write(0x510, 2, 0);
+        assert_eq!(b.io_read(0x511, 4).to_le_bytes(), *b"QEMU");
+        assert_eq!(b.io_read(0x3FD, 1) & 0x60, 0x60, "COM1 LSR: THR and shifter empty");
+        b.io_write(0x3F9, 1, 0x02); // COM1 IER: THR empty
+        assert!(b.irqs.is_high(IRQ_COM1));
+        assert!(!b.stop_requested());
+        b.io_write(0x604, 2, 0x2000); // PM1a_CNT: SLP_EN, SLP_TYP 0
+        b.io_write(0xCF9, 1, 0x06);
+        assert!(b.stop_requested());
+        assert_eq!(b.take_stop(), Some(BoardStop::PowerOff));
+        assert_eq!(b.take_stop(), Some(BoardStop::Reset));
+        assert_eq!(b.take_stop(), None);
+    }
+
+    #[test]
+    fn test_board_pumps_serial_input_as_com1_has_room() {
+        let (mut b, _) = board(0x80).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        b.set_serial_input(Some(rx));
+        for byte in b"ab" {
+            tx.send(*byte).unwrap();
+        }
+        b.pump_serial_input();
+        assert_eq!(b.io_read(0x3F8, 1), b'a' as u32, "one byte without the FIFO");
+        b.pump_serial_input();
+        assert_eq!(b.io_read(0x3F8, 1), b'b' as u32);
+        assert_eq!(b.io_read(0x3FD, 1) & 0x03, 0, "no data, no overrun");
+        drop(tx);
+        b.pump_serial_input();
     }
 
     #[test]

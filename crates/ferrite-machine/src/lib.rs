@@ -7,13 +7,18 @@
 //! | CPU came back because | the run |
 //! |---|---|
 //! | the guest wrote V to the exit port | stops: [`StopReason::ExitPort`]\(V) |
+//! | the guest set SLP_EN with the soft-off sleep type in the ACPI PM block | stops: [`StopReason::PowerOff`] |
+//! | the guest wrote RST_CPU to the reset control register (0xCF9) | resets the machine, as for a triple fault, and goes on |
 //! | HLT, and nothing can wake it (IF = 0, or no interrupt source on the board — none exists yet) | stops: [`StopReason::Halted`] |
 //! | triple fault | resets the machine (CPU reset, A20 opened as at power-on, RAM kept; a multiboot kernel is loaded again and entered afresh) and goes on; with `no_reboot` stops: [`StopReason::TripleFault`] |
 //! | the `max_insns` budget is used up | stops: [`StopReason::MaxInsns`] |
 //! | the interrupt flag ([`Machine::interrupt_handle`], set by the CLI's Ctrl-C handler) is set | stops: [`StopReason::Interrupted`] |
 //!
-//! [`StopReason::PowerOff`] is reserved for the ACPI device. The budget counts instruction
-//! attempts (a faulting instruction uses budget without retiring), so every guest stops.
+//! The budget counts instruction attempts (a faulting instruction uses budget without
+//! retiring), so every guest stops. Between slices the machine feeds COM1 the host's
+//! serial input ([`Machine::set_serial`]) and ticks the devices that keep time (the UARTs'
+//! character time-out, the ACPI PM timer's carry); a fw_cfg DMA request is carried out
+//! against guest memory as soon as the CPU returns for it.
 //!
 //! With [`MachineConfig::kernel`] set, the machine boots a multiboot kernel instead of
 //! running the BIOS ([`boot::multiboot`]): the BIOS image stays mapped, but the CPU starts
@@ -23,6 +28,7 @@
 mod board;
 pub mod boot;
 mod error;
+pub mod irq;
 pub mod port_bus;
 mod summary;
 
@@ -34,14 +40,16 @@ pub use summary::{
     STATUS_TRIPLE_FAULT,
 };
 
-use board::Board;
+use board::{Board, BoardStop};
 use ferrite_cpu::{Cpu, Flags, RunExit, SegReg};
 use ferrite_devices::debugcon::Debugcon;
 use ferrite_devices::exit_port::ExitPort;
+use ferrite_devices::fw_cfg::{e820_bytes, DmaMemory, E820Entry, E820_RAM};
 use ferrite_devices::post_code::{PostCode, POST_PORT};
-use ferrite_mem::PhysMem;
+use ferrite_mem::{PhysMem, Target};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 /// Default guest RAM.
@@ -102,6 +110,8 @@ pub struct Machine {
     resets: u64,
     interrupt: Arc<AtomicBool>,
     boot: Option<boot::multiboot::LoadPlan>,
+    /// `cpu.insns` at the last device tick.
+    last_tick: u64,
 }
 
 impl std::fmt::Debug for Machine {
@@ -135,8 +145,9 @@ impl Machine {
             }
             None => None,
         };
-        let board =
+        let mut board =
             Board::new(Debugcon::new(config.debugcon), ExitPort::new(), PostCode::new(config.post_port), config.trace)?;
+        fill_fw_cfg(&mut board.fw_cfg, mem.ram_size());
         Ok(Machine {
             cpu,
             mem,
@@ -147,7 +158,21 @@ impl Machine {
             resets: 0,
             interrupt: Arc::new(AtomicBool::new(false)),
             boot,
+            last_tick: 0,
         })
+    }
+
+    /// Connects COM1 to the host: its output goes to `output` (`None` discards it) and the
+    /// bytes arriving on `input` reach its receiver between run slices, as fast as its
+    /// FIFO takes them. Without a call COM1 exists but is connected to nothing.
+    pub fn set_serial(&mut self, output: Option<Box<dyn Write + Send>>, input: Option<Receiver<u8>>) {
+        self.board.com1.set_sink(output);
+        self.board.set_serial_input(input);
+    }
+
+    /// The levels of the ISA IRQ lines the devices drive (bit n = IRQ n).
+    pub fn irq_levels(&self) -> u16 {
+        self.board.irqs.levels()
     }
 
     /// A flag that, once set (from any thread or a signal handler), makes [`Machine::run`]
@@ -208,7 +233,7 @@ impl Machine {
     /// debug console and reports where it stopped.
     pub fn run(&mut self) -> RunSummary {
         let reason = self.run_until_stop();
-        self.board.debugcon.flush();
+        self.board.flush();
         self.summary(reason)
     }
 
@@ -238,6 +263,11 @@ impl Machine {
             },
             None => budget.max(1),
         };
+        self.board.pump_serial_input();
+        if self.cpu.insns.wrapping_sub(self.last_tick) >= SLICE_INSNS {
+            self.last_tick = self.cpu.insns;
+            self.board.tick();
+        }
         let before = self.cpu.insns;
         let exit = self.cpu.run(&mut self.mem, &mut self.board, slice);
         let retired = self.cpu.insns.wrapping_sub(before);
@@ -249,7 +279,7 @@ impl Machine {
         };
         match exit {
             RunExit::Budget => None,
-            RunExit::Stopped => self.board.exit.take().map(StopReason::ExitPort),
+            RunExit::Stopped => self.board_stop(),
             RunExit::Halted => {
                 let can_wake = self.cpu.eflags & Flags::IF != 0 && self.board.has_interrupt_sources();
                 (!can_wake).then_some(StopReason::Halted)
@@ -266,10 +296,27 @@ impl Machine {
         }
     }
 
+    /// Acts on the device requests that made the CPU return: the first that ends the run
+    /// is its stop reason; a reset or a fw_cfg DMA is carried out and the run goes on.
+    fn board_stop(&mut self) -> Option<StopReason> {
+        while let Some(stop) = self.board.take_stop() {
+            match stop {
+                BoardStop::Exit(v) => return Some(StopReason::ExitPort(v)),
+                BoardStop::PowerOff => return Some(StopReason::PowerOff),
+                BoardStop::Reset => {
+                    self.resets += 1;
+                    self.reset();
+                }
+                BoardStop::FwCfgDma => self.board.fw_cfg.run_dma(&mut GuestDma(&mut self.mem)),
+            }
+        }
+        None
+    }
+
     /// Ends a run driven through [`Machine::run_for`]: flushes the debug console and
-    /// builds the summary for `reason`.
+    /// the serial ports and builds the summary for `reason`.
     pub fn finish(&mut self, reason: StopReason) -> RunSummary {
-        self.board.debugcon.flush();
+        self.board.flush();
         self.summary(reason)
     }
 
@@ -287,6 +334,50 @@ impl Machine {
             insns: self.cpu.insns,
             post: self.board.post.last(),
         }
+    }
+}
+
+/// The items a PC firmware reads from fw_cfg: RAM size, one CPU, the e820 map (all RAM
+/// usable; the firmware reserves its own areas) and an empty boot order.
+fn fill_fw_cfg(fw_cfg: &mut ferrite_devices::fw_cfg::FwCfg, ram_bytes: u32) {
+    fw_cfg.set_machine(ram_bytes as u64, 1);
+    let ram = E820Entry { address: 0, length: ram_bytes as u64, kind: E820_RAM };
+    // Neither name can clash or be too long, so these cannot fail.
+    let _ = fw_cfg.add_file("etc/e820", e820_bytes(&[ram]));
+    let _ = fw_cfg.add_file("bootorder", Vec::new());
+}
+
+/// Guest RAM as fw_cfg's DMA sees it: transfers must lie wholly in RAM.
+struct GuestDma<'a>(&'a mut PhysMem);
+
+impl GuestDma<'_> {
+    fn in_ram(&self, addr: u64, len: usize) -> bool {
+        let Some(end) = addr.checked_add(len as u64) else { return false };
+        if end > u32::MAX as u64 + 1 {
+            return false;
+        }
+        len == 0
+            || matches!(self.0.resolve(addr as u32), Target::Ram(_))
+                && matches!(self.0.resolve((end - 1) as u32), Target::Ram(_))
+                && end <= self.0.ram_size() as u64
+    }
+}
+
+impl DmaMemory for GuestDma<'_> {
+    fn dma_read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        let ok = self.in_ram(addr, buf.len());
+        if ok {
+            self.0.read_bytes(addr as u32, buf);
+        }
+        ok
+    }
+
+    fn dma_write(&mut self, addr: u64, data: &[u8]) -> bool {
+        let ok = self.in_ram(addr, data.len());
+        if ok {
+            self.0.write_bytes(addr as u32, data);
+        }
+        ok
     }
 }
 

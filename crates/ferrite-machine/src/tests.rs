@@ -183,5 +183,60 @@ fn test_run_for_steps_and_stops_at_breakpoints() {
     assert_eq!(m.finish(StopReason::ExitPort(5)).exit_status(), 11);
     assert_eq!(out.text(), "K");
     let names: Vec<&str> = m.devices().iter().map(|d| d.id.name()).collect();
-    assert_eq!(names, ["debug console", "exit port", "POST-code latch"]);
+    assert_eq!(
+        names,
+        [
+            "debug console",
+            "exit port",
+            "POST-code latch",
+            "COM1 (16550A)",
+            "COM2 (16550A)",
+            "fw_cfg",
+            "ACPI PM block",
+            "reset control"
+        ]
+    );
+}
+
+/// mov dx, 0x3F8; mov al, 'S'; out dx, al; mov dx, 0x604; mov ax, 0x2000; out dx, ax
+/// (COM1 THR, then ACPI PM1a_CNT with SLP_EN and the soft-off sleep type)
+const SERIAL_AND_POWEROFF: [u8; 13] = [0xBA, 0xF8, 0x03, 0xB0, b'S', 0xEE, 0xBA, 0x04, 0x06, 0xB8, 0x00, 0x20, 0xEF];
+
+#[test]
+fn test_serial_output_and_acpi_poweroff() {
+    let (mut m, _) = machine(&SERIAL_AND_POWEROFF, |_| {});
+    let serial = SharedBuffer::new();
+    m.set_serial(Some(Box::new(serial.clone())), None);
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::PowerOff);
+    assert_eq!(s.exit_status(), 0);
+    assert_eq!(serial.text(), "S");
+    assert_eq!(s.to_string(), "stopped: poweroff at F000:FFFD insns=6 post=0x00");
+}
+
+#[test]
+fn test_reset_control_resets_the_machine() {
+    // mov dx, 0xCF9; mov al, 6; out dx, al — resets forever until the budget runs out.
+    let (mut m, _) = machine(&[0xBA, 0xF9, 0x0C, 0xB0, 0x06, 0xEE], |c| c.max_insns = Some(30));
+    assert_eq!(m.run().reason, StopReason::MaxInsns);
+    assert_eq!(m.resets(), 10);
+}
+
+#[test]
+fn test_fw_cfg_dma_reads_into_guest_ram() {
+    // mov dx, 0x518; mov eax, bswap(0x1000); out dx, eax; cli; hlt
+    let code = [0xBA, 0x18, 0x05, 0x66, 0xB8, 0x00, 0x00, 0x10, 0x00, 0x66, 0xEF, 0xFA, 0xF4];
+    let (mut m, _) = machine(&code, |c| c.ram_mib = 32);
+    // The access structure at 0x1000: select RAM size, read 8 bytes to 0x2000.
+    let control: u32 = (ferrite_devices::fw_cfg::FW_CFG_RAM_SIZE as u32) << 16 | 0x08 | 0x02;
+    m.mem_mut().write_bytes(0x1000, &control.to_be_bytes());
+    m.mem_mut().write_bytes(0x1004, &8u32.to_be_bytes());
+    m.mem_mut().write_bytes(0x1008, &0x2000u64.to_be_bytes());
+    assert_eq!(m.run().reason, StopReason::Halted);
+    let mut control = [0xFF; 4];
+    m.mem().read_bytes(0x1000, &mut control);
+    assert_eq!(control, [0; 4], "the transfer completed");
+    let mut size = [0; 8];
+    m.mem().read_bytes(0x2000, &mut size);
+    assert_eq!(u64::from_le_bytes(size), 32 << 20);
 }
