@@ -1,0 +1,177 @@
+//! The per-run context generated code reads besides the [`Cpu`]: where guest RAM is, the
+//! page-access table, the A20 mask, per-segment bases and fast-path limits, the budget,
+//! and where a block left. It is `#[repr(C)]`; generated code addresses it through R13.
+
+use ferrite_cpu::{Cpu, Flags, SegReg};
+use ferrite_mem::PhysMem;
+use std::mem::offset_of;
+
+/// Why generated code returned to the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum ExitReason {
+    /// A control transfer or the end of a block: `cpu.eip` is the next instruction.
+    Branch = 0,
+    /// The instruction at `cpu.eip` must run in the interpreter (not translated, or its
+    /// memory access took the slow path). Nothing of it has happened yet.
+    Interpret = 1,
+    /// The block at `cpu.eip` did not start: the budget is smaller than its length.
+    Budget = 2,
+}
+
+/// One block exit that may later be patched into a direct jump (chaining).
+pub(crate) const NO_SITE: u32 = u32::MAX;
+
+/// Context for one call into generated code.
+#[derive(Debug)]
+#[repr(C)]
+pub(crate) struct JitCtx {
+    /// Instructions blocks may still start; a block subtracts its length on entry and
+    /// leaves with [`ExitReason::Budget`] when that would go negative.
+    pub(crate) budget: i64,
+    /// Host address of guest physical address 0 (the RAM mapping).
+    pub(crate) ram_base: *mut u8,
+    /// [`PhysMem::page_access_table`], one byte per physical page.
+    pub(crate) page_access: *const u8,
+    /// Physical address mask (bit 20 clear while the A20 gate is closed).
+    pub(crate) a20_mask: u32,
+    /// An [`ExitReason`].
+    pub(crate) exit_reason: u32,
+    /// Code-buffer offset of the patchable `jmp rel32` of the exit taken, or [`NO_SITE`].
+    pub(crate) exit_site: u32,
+    /// Padding to keep the arrays aligned.
+    pub(crate) _pad: u32,
+    /// Segment bases (ES, CS, SS, DS, FS, GS).
+    pub(crate) seg_base: [u32; 6],
+    /// Per segment, one past the largest offset a read may touch on the fast path
+    /// (`limit + 1`), or 0 when every read must take the slow path (expand-down, not
+    /// readable, not present).
+    pub(crate) read_bound: [u64; 6],
+    /// As `read_bound`, for writes (and read-modify-writes).
+    pub(crate) write_bound: [u64; 6],
+}
+
+impl JitCtx {
+    /// A context with nothing mapped; [`JitCtx::load`] fills it before each run.
+    pub(crate) fn new() -> Self {
+        JitCtx {
+            budget: 0,
+            ram_base: std::ptr::null_mut(),
+            page_access: std::ptr::null(),
+            a20_mask: 0,
+            exit_reason: 0,
+            exit_site: NO_SITE,
+            _pad: 0,
+            seg_base: [0; 6],
+            read_bound: [0; 6],
+            write_bound: [0; 6],
+        }
+    }
+
+    /// Fills the memory fields from `mem` and the segment fields from `cpu`. Segments only
+    /// change through instructions the interpreter executes, after which generated code is
+    /// entered afresh through the dispatcher, which calls this again.
+    pub(crate) fn load(&mut self, cpu: &Cpu, mem: &mut PhysMem) {
+        self.page_access = mem.page_access_table().as_ptr();
+        self.a20_mask = mem.a20_mask();
+        self.ram_base = mem.ram_mut().as_mut_ptr();
+        let pm = cpu.protected_mode();
+        for s in SegReg::ALL {
+            let seg = &cpu.seg[s as usize];
+            self.seg_base[s as usize] = seg.base;
+            let bound = seg.limit as u64 + 1;
+            let (read, write) = if pm { segment_access(seg.attrs) } else { (true, true) };
+            self.read_bound[s as usize] = if read { bound } else { 0 };
+            self.write_bound[s as usize] = if write { bound } else { 0 };
+        }
+    }
+}
+
+/// Access-byte bits of a descriptor.
+const ACC_PRESENT: u16 = 0x80;
+const ACC_SEGMENT: u16 = 0x10;
+const ACC_CODE: u16 = 0x08;
+const ACC_EXPAND_DOWN: u16 = 0x04;
+const ACC_READ_WRITE: u16 = 0x02;
+
+/// Which accesses a protected-mode segment with `attrs` allows on the fast path: present,
+/// expand-up, and readable (data, or readable code) / writable (writable data). Anything
+/// else goes to the interpreter, which raises the fault or handles expand-down limits.
+fn segment_access(attrs: u16) -> (bool, bool) {
+    if attrs & ACC_PRESENT == 0 || attrs & ACC_SEGMENT == 0 {
+        return (false, false);
+    }
+    let code = attrs & ACC_CODE != 0;
+    if !code && attrs & ACC_EXPAND_DOWN != 0 {
+        return (false, false);
+    }
+    let rw = attrs & ACC_READ_WRITE != 0;
+    (!code || rw, !code && rw)
+}
+
+/// Whether `cpu` is in a state generated code may run in at all.
+pub(crate) fn can_translate(cpu: &Cpu) -> bool {
+    cpu.eflags & Flags::VM == 0 && !cpu.int_shadow && !cpu.halted && !cpu.debug_armed() && !alignment_checks(cpu)
+}
+
+/// CR0.AM.
+const CR0_AM: u32 = 1 << 18;
+
+/// #AC checking is live (CR0.AM, EFLAGS.AC, CPL 3): leave every access to the interpreter.
+fn alignment_checks(cpu: &Cpu) -> bool {
+    cpu.eflags & Flags::AC != 0 && cpu.cr0 & CR0_AM != 0 && cpu.cpl() == 3
+}
+
+/// Field offsets used by generated code, as `i32` displacements.
+pub(crate) mod off {
+    use super::*;
+    use ferrite_cpu::soft_tlb::{SoftTlb, TlbEntry};
+
+    /// `Cpu::gpr[n]`.
+    pub(crate) fn gpr(n: usize) -> i32 {
+        (offset_of!(Cpu, gpr) + 4 * n) as i32
+    }
+    /// `Cpu::eip`.
+    pub(crate) const EIP: i32 = offset_of!(Cpu, eip) as i32;
+    /// `Cpu::eflags`.
+    pub(crate) const EFLAGS: i32 = offset_of!(Cpu, eflags) as i32;
+    /// `Cpu::insns`.
+    pub(crate) const INSNS: i32 = offset_of!(Cpu, insns) as i32;
+    /// `Cpu::tsc`.
+    pub(crate) const TSC: i32 = offset_of!(Cpu, tsc) as i32;
+    /// `Cpu::tlb.entries[class][0]`.
+    pub(crate) fn tlb_class(user: bool) -> i32 {
+        let class = std::mem::size_of::<TlbEntry>() * ferrite_cpu::soft_tlb::TLB_ENTRIES * user as usize;
+        (offset_of!(Cpu, tlb) + offset_of!(SoftTlb, entries) + class) as i32
+    }
+    /// Size of one soft-TLB entry.
+    pub(crate) const TLB_ENTRY_SIZE: usize = std::mem::size_of::<TlbEntry>();
+    /// `TlbEntry::read_tag`.
+    pub(crate) const TLB_READ_TAG: i32 = offset_of!(TlbEntry, read_tag) as i32;
+    /// `TlbEntry::write_tag`.
+    pub(crate) const TLB_WRITE_TAG: i32 = offset_of!(TlbEntry, write_tag) as i32;
+    /// `TlbEntry::addend`.
+    pub(crate) const TLB_ADDEND: i32 = offset_of!(TlbEntry, addend) as i32;
+
+    /// `JitCtx::budget`.
+    pub(crate) const BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
+    /// `JitCtx::ram_base`.
+    pub(crate) const RAM_BASE: i32 = offset_of!(JitCtx, ram_base) as i32;
+    /// `JitCtx::page_access`.
+    pub(crate) const PAGE_ACCESS: i32 = offset_of!(JitCtx, page_access) as i32;
+    /// `JitCtx::a20_mask`.
+    pub(crate) const A20_MASK: i32 = offset_of!(JitCtx, a20_mask) as i32;
+    /// `JitCtx::exit_reason`.
+    pub(crate) const EXIT_REASON: i32 = offset_of!(JitCtx, exit_reason) as i32;
+    /// `JitCtx::exit_site`.
+    pub(crate) const EXIT_SITE: i32 = offset_of!(JitCtx, exit_site) as i32;
+    /// `JitCtx::seg_base[s]`.
+    pub(crate) fn seg_base(s: usize) -> i32 {
+        (offset_of!(JitCtx, seg_base) + 4 * s) as i32
+    }
+    /// `JitCtx::read_bound[s]` or `write_bound[s]`.
+    pub(crate) fn bound(s: usize, write: bool) -> i32 {
+        let base = if write { offset_of!(JitCtx, write_bound) } else { offset_of!(JitCtx, read_bound) };
+        (base + 8 * s) as i32
+    }
+}

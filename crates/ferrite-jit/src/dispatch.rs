@@ -1,0 +1,267 @@
+//! The dispatcher: the run loop that finds (or translates) the block at CS:EIP, enters
+//! generated code, chains the exit it came back through, and hands every instruction it
+//! does not translate to the interpreter, one at a time.
+
+use crate::cache::{Block, Key, MODE_A20, MODE_CODE32, MODE_CPL_SHIFT, MODE_PAGING, MODE_PE, MODE_SS32};
+use crate::ctx::{can_translate, ExitReason, JitCtx, NO_SITE};
+use crate::emit::ProbeMode;
+use crate::plan::PlanMode;
+use crate::translate::{self, BlockSpec, ExitSite};
+use crate::Jit;
+use ferrite_cpu::{Cpu, Flags, IoBus, RunExit, SegReg};
+use ferrite_mem::{PhysMem, Target, PAGE_FAST_READ, PAGE_SHIFT, PAGE_SIZE};
+
+/// CR0.PG.
+const CR0_PG: u32 = 1 << 31;
+
+/// The entry trampoline's signature.
+type EntryFn = unsafe extern "sysv64" fn(*mut Cpu, *mut JitCtx, *const u8);
+
+impl Jit {
+    /// The run loop behind [`Jit::run`].
+    pub(crate) fn dispatch(&mut self, cpu: &mut Cpu, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
+        let mut left = budget;
+        let mut chain_from: Option<usize> = None;
+        while left > 0 {
+            self.drain_code_writes(cpu, mem);
+            let interrupt = cpu.eflags & Flags::IF != 0 && io.intr_pending();
+            let found = if self.broken || interrupt || !can_translate(cpu) { None } else { self.find_block(cpu, mem) };
+            let Some(idx) = found else {
+                chain_from = None;
+                if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
+                    return exit;
+                }
+                continue;
+            };
+            let block = self.cache.block(idx);
+            let Some(entry) = block.entry else {
+                chain_from = None;
+                if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
+                    return exit;
+                }
+                continue;
+            };
+            if block.guest_len as u64 > left {
+                // The budget ends inside this block: the interpreter counts out the rest.
+                chain_from = None;
+                if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
+                    return exit;
+                }
+                continue;
+            }
+            if let Some(site) = chain_from.take() {
+                self.chain(site, idx, entry);
+            }
+            self.ctx.load(cpu, mem);
+            self.ctx.budget = left.min(i64::MAX as u64) as i64;
+            self.ctx.exit_site = NO_SITE;
+            let before = cpu.insns;
+            let base = self.buf.base();
+            // SAFETY: `base + self.entry_stub` is the trampoline assembled by
+            // `emit::stubs` at the start of the code buffer, which follows the sysv64
+            // ABI (saves and restores every callee-saved register, keeps the stack
+            // aligned, leaves DF clear) and only returns through the common exit. The
+            // block at `base + entry` was assembled for exactly that address and only
+            // jumps to code in the same buffer. Generated code writes `*cpu` and
+            // `self.ctx` through the pointers given while no Rust reference to them is
+            // used, and touches guest RAM only inside the mapping (see `emit::probe`).
+            unsafe {
+                let f: EntryFn = std::mem::transmute::<usize, EntryFn>(base + self.entry_stub);
+                f(cpu as *mut Cpu, &mut *self.ctx as *mut JitCtx, (base + entry) as *const u8);
+            }
+            self.stats.block_runs += 1;
+            left = left.saturating_sub(cpu.insns.wrapping_sub(before));
+            match self.ctx.exit_reason {
+                r if r == ExitReason::Branch as u32 => {
+                    if self.chaining && self.ctx.exit_site != NO_SITE {
+                        chain_from = Some(self.ctx.exit_site as usize);
+                    }
+                }
+                r if r == ExitReason::Interpret as u32 => {
+                    if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
+                        return exit;
+                    }
+                }
+                _ => {}
+            }
+        }
+        RunExit::Budget
+    }
+
+    /// Runs one instruction in the interpreter; `Some` when the run must stop.
+    fn interpret_one(
+        &mut self,
+        cpu: &mut Cpu,
+        mem: &mut PhysMem,
+        io: &mut dyn IoBus,
+        left: &mut u64,
+    ) -> Option<RunExit> {
+        self.stats.interp_steps += 1;
+        let exit = cpu.step(mem, io);
+        *left -= 1;
+        self.drain_code_writes(cpu, mem);
+        (exit != RunExit::Budget).then_some(exit)
+    }
+
+    /// Drops translations (and the interpreter's decoded blocks) of written code pages.
+    fn drain_code_writes(&mut self, cpu: &mut Cpu, mem: &mut PhysMem) {
+        if !mem.code_written() {
+            return;
+        }
+        for page in mem.take_written_code_pages() {
+            cpu.invalidate_decoded_page(page);
+            for b in self.cache.remove_page(page) {
+                if b.entry.is_some() {
+                    self.stats.blocks_invalidated += 1;
+                }
+                for site in b.incoming {
+                    self.patch(site.site, site.stub);
+                }
+            }
+        }
+    }
+
+    /// The block for CS:EIP, translating it once it is hot; `None` to interpret.
+    fn find_block(&mut self, cpu: &Cpu, mem: &mut PhysMem) -> Option<usize> {
+        let key = block_key(cpu, mem)?;
+        if let Some(idx) = self.cache.get(&key) {
+            return Some(idx);
+        }
+        let heat = self.cache.heat.entry(key).or_insert(0);
+        *heat += 1;
+        if *heat < self.hot_threshold {
+            return None;
+        }
+        Some(self.translate(cpu, mem, key))
+    }
+
+    /// Translates the block at `key` and caches it (or caches that it cannot be).
+    fn translate(&mut self, cpu: &Cpu, mem: &mut PhysMem, key: Key) -> usize {
+        let spec = BlockSpec {
+            eip: key.eip,
+            phys: key.phys,
+            code32: key.mode & MODE_CODE32 != 0,
+            plan: PlanMode { cs_limit: key.cs_limit, ss32: key.mode & MODE_SS32 != 0 },
+            probe: ProbeMode { paging: key.mode & MODE_PAGING != 0, user: cpu.cpl() == 3 },
+        };
+        let page = match mem.resolve(key.phys) {
+            Target::Ram(off) => Some(off >> PAGE_SHIFT),
+            _ => None,
+        };
+        let code_ok = match page {
+            Some(p) => mem.page_access_table()[p as usize] & PAGE_FAST_READ != 0,
+            None => {
+                let end = (key.phys & !(PAGE_SIZE - 1)) | (PAGE_SIZE - 1);
+                matches!((mem.resolve(key.phys), mem.resolve(end)), (Target::Rom(_), Target::Rom(_)))
+            }
+        };
+        let planned = if code_ok { translate::decode_block(mem, &spec) } else { None };
+        let mut block = Block { key, entry: None, guest_len: 0, page, exits: Vec::new(), incoming: Vec::new() };
+        if let Some(insns) = planned {
+            match self.emit(&insns, &spec) {
+                Some((at, t)) => {
+                    block.entry = Some(at);
+                    block.guest_len = insns.len() as u32;
+                    block.exits = t.exits;
+                    self.stats.blocks_translated += 1;
+                    self.stats.guest_insns_translated += insns.len() as u64;
+                    if let Some(out) = self.dump.as_mut() {
+                        crate::dump::write_block(out.as_mut(), &key, &t.guest, self.buf.base() + at, &t.code);
+                    }
+                }
+                None => self.broken = true,
+            }
+        }
+        if page.is_some() {
+            mem.mark_code_page(key.phys);
+        }
+        self.cache.insert(block)
+    }
+
+    /// Assembles a block into the code buffer (flushing the whole cache when full).
+    fn emit(
+        &mut self,
+        insns: &[(iced_x86::Instruction, crate::plan::Kind)],
+        spec: &BlockSpec,
+    ) -> Option<(usize, translate::Translated)> {
+        for _attempt in 0..2 {
+            let at = self.buf.len();
+            let exit = self.buf.base() + self.exit_stub;
+            let t = translate::emit_block(insns, spec, self.buf.base(), at, exit).ok()?;
+            if !self.buf.fits(t.code.len()) {
+                self.flush();
+                continue;
+            }
+            let at = self.buf.append(&t.code).ok()?;
+            self.stats.host_bytes += t.code.len() as u64;
+            return Some((at, t));
+        }
+        None
+    }
+
+    /// Points exit `site` (of the block that just ran) at block `to`'s entry when both
+    /// run under the same CS and mode, and, with paging, on the same linear page (so the
+    /// successor's physical page is the one this mapping gives).
+    fn chain(&mut self, site: usize, to: usize, entry: usize) {
+        let Some((from, exit)) = self.cache.site(site) else { return };
+        let (a, b) = (self.cache.block(from).key, self.cache.block(to).key);
+        let same_mode = a.cs_base == b.cs_base && a.cs_limit == b.cs_limit && a.mode == b.mode;
+        let linear_page = |k: &Key| k.cs_base.wrapping_add(k.eip) >> PAGE_SHIFT;
+        let same_page = a.mode & MODE_PAGING == 0 || linear_page(&a) == linear_page(&b);
+        if !(same_mode && same_page) {
+            return;
+        }
+        self.patch(exit.site, entry);
+        self.cache.link(ExitSite { site: exit.site, stub: exit.stub }, to);
+        self.stats.blocks_chained += 1;
+    }
+
+    /// Rewrites the `jmp rel32` at `site` to go to code-buffer offset `target`.
+    fn patch(&mut self, site: usize, target: usize) {
+        let rel = (target as i64 - (site as i64 + JMP_REL32_LEN)) as i32;
+        if self.buf.write(site + 1, &rel.to_le_bytes()).is_err() {
+            self.broken = true;
+        }
+    }
+}
+
+/// Length of `jmp rel32` (E9 + 4 bytes).
+const JMP_REL32_LEN: i64 = 5;
+
+/// The key of the block at CS:EIP, or `None` when the code is not reachable without the
+/// interpreter (EIP past the CS limit, or a soft-TLB miss on the fetch).
+fn block_key(cpu: &Cpu, mem: &PhysMem) -> Option<Key> {
+    let cs = &cpu.seg[SegReg::Cs as usize];
+    if cpu.eip > cs.limit {
+        return None;
+    }
+    let linear = cs.base.wrapping_add(cpu.eip);
+    let paging = cpu.cr0 & CR0_PG != 0;
+    let cpl = cpu.cpl();
+    let phys = if paging {
+        let e = cpu.tlb.entry(linear, cpl == 3);
+        if e.exec_tag != linear & !(PAGE_SIZE - 1) {
+            return None;
+        }
+        linear.wrapping_add(e.addend)
+    } else {
+        linear
+    };
+    let mut mode = (cpl as u32) << MODE_CPL_SHIFT;
+    if cpu.code32() {
+        mode |= MODE_CODE32;
+    }
+    if cpu.seg[SegReg::Ss as usize].is_32() {
+        mode |= MODE_SS32;
+    }
+    if paging {
+        mode |= MODE_PAGING;
+    }
+    if mem.a20() {
+        mode |= MODE_A20;
+    }
+    if cpu.protected_mode() {
+        mode |= MODE_PE;
+    }
+    Some(Key { phys, eip: cpu.eip, cs_base: cs.base, cs_limit: cs.limit, mode })
+}

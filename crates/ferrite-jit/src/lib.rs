@@ -1,0 +1,169 @@
+//! `ferrite-jit` is ferrite's binary translator: it turns hot guest basic blocks (16-bit
+//! real-mode and 32-bit protected-mode code, paged or not) into x86-64 host code with
+//! `dynasmrt`, re-encoding guest instructions with iced's encoder so they run natively
+//! on host registers that hold the guest's, with host EFLAGS carrying the guest's
+//! arithmetic flags. Every memory operand goes through an inline probe of the shared
+//! soft TLB and a per-page access table; anything unusual (a TLB miss, ROM, MMIO, a page
+//! crossing, a write to a code page, a segment the fast path cannot check) and every
+//! instruction the translator does not handle leaves generated code at an instruction
+//! boundary and is executed by the interpreter (`Cpu::step`), which keeps exceptions
+//! precise and semantics in one place. Blocks are cached by physical address and mode,
+//! chained by patching their exit jumps, and dropped when their page is written.
+//!
+//! This crate is the only place in ferrite that emits host code. It needs an x86-64
+//! host; [`Jit::new`] fails elsewhere and callers fall back to the interpreter.
+//! `docs/translator.md` describes the design and what is translated.
+#![deny(missing_docs)]
+
+mod buffer;
+mod cache;
+mod ctx;
+mod dispatch;
+mod dump;
+mod emit;
+mod plan;
+mod translate;
+
+use buffer::CodeBuffer;
+use cache::Cache;
+use ctx::JitCtx;
+use ferrite_cpu::{Cpu, IoBus, RunExit};
+use ferrite_mem::PhysMem;
+use std::io::Write;
+
+/// Default code-buffer size; when it fills up the whole cache is flushed.
+pub const DEFAULT_CODE_BYTES: usize = 32 << 20;
+/// Default number of times a block start is reached (and interpreted) before it is
+/// translated.
+pub const DEFAULT_HOT_THRESHOLD: u32 = 2;
+
+/// Translator counters (`ferrite run --stats`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JitStats {
+    /// Blocks translated.
+    pub blocks_translated: u64,
+    /// Guest instructions in translated blocks.
+    pub guest_insns_translated: u64,
+    /// Block exits patched into direct jumps to their successor.
+    pub blocks_chained: u64,
+    /// Translated blocks dropped because their code page was written.
+    pub blocks_invalidated: u64,
+    /// Instructions handed to the interpreter (untranslated, slow-path memory accesses,
+    /// cold code, budget tails).
+    pub interp_steps: u64,
+    /// Entries into generated code from the dispatcher.
+    pub block_runs: u64,
+    /// Host code bytes emitted.
+    pub host_bytes: u64,
+    /// Whole-cache flushes (code buffer full).
+    pub flushes: u64,
+}
+
+/// Why the translator could not be created.
+#[derive(Debug)]
+pub enum JitError {
+    /// The host is not x86-64.
+    UnsupportedHost,
+    /// The executable code buffer could not be mapped.
+    CodeBuffer(std::io::Error),
+}
+
+impl std::fmt::Display for JitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JitError::UnsupportedHost => write!(f, "the jit engine needs an x86-64 host"),
+            JitError::CodeBuffer(e) => write!(f, "cannot map the jit code buffer: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for JitError {}
+
+/// The translator: code buffer, translation cache and the dispatcher's state.
+pub struct Jit {
+    buf: CodeBuffer,
+    /// Bytes of fixed stubs at the start of the buffer.
+    stubs_len: usize,
+    entry_stub: usize,
+    exit_stub: usize,
+    cache: Cache,
+    ctx: Box<JitCtx>,
+    stats: JitStats,
+    hot_threshold: u32,
+    chaining: bool,
+    /// Set if the code buffer could not be written: everything runs in the interpreter.
+    broken: bool,
+    dump: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Jit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jit").field("stats", &self.stats).field("blocks", &self.cache.len()).finish_non_exhaustive()
+    }
+}
+
+impl Jit {
+    /// A translator with a [`DEFAULT_CODE_BYTES`] code buffer.
+    pub fn new() -> Result<Jit, JitError> {
+        Self::with_capacity(DEFAULT_CODE_BYTES)
+    }
+
+    /// A translator with a code buffer of `bytes` (at least 64 KiB).
+    pub fn with_capacity(bytes: usize) -> Result<Jit, JitError> {
+        if !cfg!(target_arch = "x86_64") {
+            return Err(JitError::UnsupportedHost);
+        }
+        let mut buf = CodeBuffer::new(bytes.max(64 << 10)).map_err(JitError::CodeBuffer)?;
+        let mut ops = emit::Asm::new(buf.base());
+        let (entry_stub, exit_stub) = emit::stubs(&mut ops);
+        let code = ops.finalize().map_err(|e| JitError::CodeBuffer(std::io::Error::other(format!("{e:?}"))))?;
+        buf.append(&code).map_err(JitError::CodeBuffer)?;
+        Ok(Jit {
+            stubs_len: buf.len(),
+            buf,
+            entry_stub,
+            exit_stub,
+            cache: Cache::default(),
+            ctx: Box::new(JitCtx::new()),
+            stats: JitStats::default(),
+            hot_threshold: DEFAULT_HOT_THRESHOLD,
+            chaining: true,
+            broken: false,
+            dump: None,
+        })
+    }
+
+    /// Runs up to `budget` instructions, with the same meaning of budget and the same
+    /// exits as [`Cpu::run`]: translated blocks where possible, the interpreter for the
+    /// rest.
+    pub fn run(&mut self, cpu: &mut Cpu, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
+        self.dispatch(cpu, mem, io, budget)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> JitStats {
+        self.stats
+    }
+
+    /// Sets how many times a block start is reached before it is translated (1: at once).
+    pub fn set_hot_threshold(&mut self, n: u32) {
+        self.hot_threshold = n.max(1);
+    }
+
+    /// Enables or disables chaining of block exits.
+    pub fn set_chaining(&mut self, on: bool) {
+        self.chaining = on;
+    }
+
+    /// Writes the guest and host disassembly of every block translated from now on.
+    pub fn set_dump(&mut self, out: Option<Box<dyn Write + Send>>) {
+        self.dump = out;
+    }
+
+    /// Drops every translation (after a machine reset or a bulk load into RAM).
+    pub fn flush(&mut self) {
+        self.cache.clear();
+        self.buf.truncate(self.stubs_len);
+        self.stats.flushes += 1;
+    }
+}

@@ -1,0 +1,398 @@
+//! Deciding what each guest instruction of a block becomes: a native copy (with host
+//! registers and, for a memory operand, `[R8]` after a probe), a LEA computed in place,
+//! a stack push or pop through the probe, a block-ending branch — or nothing we
+//! translate, which ends the block so the interpreter runs it.
+//!
+//! The per-block flag-liveness pass lives here too: it decides where glue code must
+//! save host flags, and refuses instructions whose host flags would differ from the
+//! interpreter's choice for flags the SDM leaves undefined, unless those are dead.
+
+use crate::emit::{host_gpr, Access};
+use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register, RflagsBits};
+
+/// What one guest instruction becomes.
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    /// No host code (NOP).
+    Nothing,
+    /// The host form of the instruction; with a memory operand, the probe runs first and
+    /// the operand is `[R8]`.
+    Native { host: Instruction, mem: Option<Access> },
+    /// LEA: the effective address goes to host register `dest` (`size` 2 or 4 bytes).
+    Lea { dest: u8, size: u32 },
+    /// PUSH of a register (host number) or an immediate.
+    Push { src: PushSrc, size: u32 },
+    /// POP into a register (host number).
+    Pop { dest: u8, size: u32 },
+    /// Jcc rel: ends the block.
+    Jcc { cond: ConditionCode, target: u32 },
+    /// JMP rel: ends the block.
+    Jmp { target: u32 },
+    /// CALL rel: pushes the return address and ends the block.
+    Call { target: u32, size: u32 },
+    /// RET / RET imm16 (near): ends the block.
+    Ret { size: u32, release: u32 },
+}
+
+/// The value a PUSH stores.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PushSrc {
+    /// A host register number.
+    Reg(u8),
+    /// An immediate, already truncated to the operand size.
+    Imm(u32),
+}
+
+impl Kind {
+    /// Whether the instruction ends the block.
+    pub(crate) fn ends_block(&self) -> bool {
+        matches!(self, Kind::Jcc { .. } | Kind::Jmp { .. } | Kind::Call { .. } | Kind::Ret { .. })
+    }
+}
+
+/// What the translator needs to know about the mode a block runs in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlanMode {
+    /// CS limit, for branch targets.
+    pub(crate) cs_limit: u32,
+    /// 32-bit stack (SS.B).
+    pub(crate) ss32: bool,
+}
+
+/// The six arithmetic flags as EFLAGS bits.
+pub(crate) const ALL_FLAGS: u32 = ferrite_cpu::Flags::ARITH;
+
+/// iced's RFLAGS bit set → EFLAGS bits (arithmetic flags only).
+fn eflags_of(bits: u32) -> u32 {
+    use ferrite_cpu::Flags as F;
+    let pairs = [
+        (RflagsBits::OF, F::OF),
+        (RflagsBits::SF, F::SF),
+        (RflagsBits::ZF, F::ZF),
+        (RflagsBits::AF, F::AF),
+        (RflagsBits::CF, F::CF),
+        (RflagsBits::PF, F::PF),
+    ];
+    pairs.iter().filter(|(i, _)| bits & i != 0).map(|(_, f)| f).fold(0, |a, f| a | f)
+}
+
+/// Flags an instruction reads and writes, as EFLAGS bits.
+pub(crate) fn flags_rw(ins: &Instruction, kind: &Kind) -> (u32, u32) {
+    match kind {
+        Kind::Native { .. } => {
+            if is_shift(ins) && shift_count(ins) == 0 {
+                return (0, 0);
+            }
+            (eflags_of(ins.rflags_read()), eflags_of(ins.rflags_modified()))
+        }
+        Kind::Jcc { .. } => (eflags_of(ins.rflags_read()), 0),
+        _ => (0, 0),
+    }
+}
+
+/// Flags the host may set differently from the interpreter for this instruction (the
+/// SDM leaves them undefined; the interpreter follows P6/80286 measurements). They must
+/// be dead after it for the native form to be exact.
+pub(crate) fn host_divergent_flags(ins: &Instruction) -> u32 {
+    use ferrite_cpu::Flags as F;
+    if is_shift(ins) {
+        let count = shift_count(ins);
+        return if count > 1 { F::AF | F::OF } else { F::AF };
+    }
+    0
+}
+
+fn is_shift(ins: &Instruction) -> bool {
+    matches!(ins.mnemonic(), Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar)
+}
+
+/// The masked count of a shift by immediate or by 1.
+fn shift_count(ins: &Instruction) -> u32 {
+    if ins.op_count() > 1 && ins.op1_kind() == OpKind::Immediate8 {
+        ins.immediate8() as u32 & 0x1F
+    } else {
+        1
+    }
+}
+
+/// Plans one decoded guest instruction; `None` means "not translated".
+pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
+    use Mnemonic as M;
+    if ins.has_lock_prefix() || ins.has_rep_prefix() || ins.has_repne_prefix() {
+        return None;
+    }
+    match ins.mnemonic() {
+        M::Nop => Some(Kind::Nothing),
+        M::Jo
+        | M::Jno
+        | M::Jb
+        | M::Jae
+        | M::Je
+        | M::Jne
+        | M::Jbe
+        | M::Ja
+        | M::Js
+        | M::Jns
+        | M::Jp
+        | M::Jnp
+        | M::Jl
+        | M::Jge
+        | M::Jle
+        | M::Jg => {
+            let target = near_target(ins, mode)?;
+            Some(Kind::Jcc { cond: ins.condition_code(), target })
+        }
+        M::Jmp => Some(Kind::Jmp { target: near_target(ins, mode)? }),
+        M::Call => {
+            let size = match ins.code() {
+                Code::Call_rel16 => 2,
+                Code::Call_rel32_32 => 4,
+                _ => return None,
+            };
+            Some(Kind::Call { target: near_target(ins, mode)?, size })
+        }
+        M::Ret => {
+            let (size, release) = match ins.code() {
+                Code::Retnw => (2, 0),
+                Code::Retnd => (4, 0),
+                Code::Retnw_imm16 => (2, ins.immediate16() as u32),
+                Code::Retnd_imm16 => (4, ins.immediate16() as u32),
+                _ => return None,
+            };
+            Some(Kind::Ret { size, release })
+        }
+        M::Lea => {
+            let r = ins.op0_register();
+            if !(r.is_gpr16() || r.is_gpr32()) {
+                return None;
+            }
+            Some(Kind::Lea { dest: host_gpr(r.number() as u8), size: r.size() as u32 })
+        }
+        M::Push => plan_push(ins),
+        M::Pop => {
+            if ins.op0_kind() != OpKind::Register {
+                return None;
+            }
+            let r = ins.op0_register();
+            if !(r.is_gpr16() || r.is_gpr32()) {
+                return None;
+            }
+            Some(Kind::Pop { dest: host_gpr(r.number() as u8), size: r.size() as u32 })
+        }
+        M::Mov
+        | M::Add
+        | M::Adc
+        | M::Sub
+        | M::Sbb
+        | M::And
+        | M::Or
+        | M::Xor
+        | M::Cmp
+        | M::Test
+        | M::Inc
+        | M::Dec
+        | M::Neg
+        | M::Not
+        | M::Movzx
+        | M::Movsx
+        | M::Xchg
+        | M::Shl
+        | M::Sal
+        | M::Shr
+        | M::Sar
+        | M::Clc
+        | M::Stc
+        | M::Cmc
+        | M::Cbw
+        | M::Cwde
+        | M::Cwd
+        | M::Cdq
+        | M::Bswap => plan_native(ins),
+        m if is_setcc(m) || is_cmovcc(m) => plan_native(ins),
+        _ => None,
+    }
+}
+
+fn is_setcc(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
+    )
+}
+
+fn is_cmovcc(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Cmovo
+            | M::Cmovno
+            | M::Cmovb
+            | M::Cmovae
+            | M::Cmove
+            | M::Cmovne
+            | M::Cmovbe
+            | M::Cmova
+            | M::Cmovs
+            | M::Cmovns
+            | M::Cmovp
+            | M::Cmovnp
+            | M::Cmovl
+            | M::Cmovge
+            | M::Cmovle
+            | M::Cmovg
+    )
+}
+
+/// A near branch target, if it is within the CS limit (else the interpreter raises #GP).
+fn near_target(ins: &Instruction, mode: PlanMode) -> Option<u32> {
+    if !matches!(ins.op0_kind(), OpKind::NearBranch16 | OpKind::NearBranch32) {
+        return None;
+    }
+    let target = ins.near_branch_target() as u32;
+    (target <= mode.cs_limit).then_some(target)
+}
+
+fn plan_push(ins: &Instruction) -> Option<Kind> {
+    match ins.op0_kind() {
+        OpKind::Register => {
+            let r = ins.op0_register();
+            if !(r.is_gpr16() || r.is_gpr32()) {
+                return None;
+            }
+            Some(Kind::Push { src: PushSrc::Reg(host_gpr(r.number() as u8)), size: r.size() as u32 })
+        }
+        OpKind::Immediate8to16 | OpKind::Immediate16 => {
+            Some(Kind::Push { src: PushSrc::Imm(ins.immediate(0) as u16 as u32), size: 2 })
+        }
+        OpKind::Immediate8to32 | OpKind::Immediate32 => {
+            Some(Kind::Push { src: PushSrc::Imm(ins.immediate(0) as u32), size: 4 })
+        }
+        _ => None,
+    }
+}
+
+/// High-byte registers cannot be encoded together with any REX prefix, which `[R8]` and
+/// R12 need.
+fn is_high_byte(r: Register) -> bool {
+    matches!(r, Register::AH | Register::CH | Register::DH | Register::BH)
+}
+
+/// The host form of a register-only or one-memory-operand instruction.
+fn plan_native(ins: &Instruction) -> Option<Kind> {
+    let mut host = *ins;
+    let mut mem = None;
+    let mut high_byte = false;
+    for i in 0..ins.op_count() {
+        match ins.op_kind(i) {
+            OpKind::Register => {
+                let r = ins.op_register(i);
+                if !(r.is_gpr8() || r.is_gpr16() || r.is_gpr32()) {
+                    return None;
+                }
+                high_byte |= is_high_byte(r);
+                if (r.is_gpr16() || r.is_gpr32()) && r.number() == 4 {
+                    host.set_op_register(i, if r.is_gpr16() { Register::R12W } else { Register::R12D });
+                }
+            }
+            OpKind::Memory => mem = Some(i),
+            OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32 => {}
+            _ => return None,
+        }
+    }
+    // Short forms that do not exist in 64-bit mode.
+    let code = match ins.code() {
+        Code::Inc_r16 => Code::Inc_rm16,
+        Code::Inc_r32 => Code::Inc_rm32,
+        Code::Dec_r16 => Code::Dec_rm16,
+        Code::Dec_r32 => Code::Dec_rm32,
+        c => c,
+    };
+    host.set_code(code);
+    if is_shift(ins) && shift_count(ins) == 0 {
+        return None; // a zero count still reads a memory operand; rare, leave it
+    }
+    if is_shift(ins) && shift_count(ins) >= ins.op0_register().size().max(ins.memory_size().size()) as u32 * 8 {
+        return None; // CF is undefined on the host for counts past the width
+    }
+    if ins.mnemonic() == Mnemonic::Xchg && mem.is_some() {
+        return None;
+    }
+    let Some(m) = mem else {
+        crate::emit::encode_bytes(&host).ok()?;
+        return Some(Kind::Native { host, mem: None });
+    };
+    if high_byte {
+        return None;
+    }
+    let size = ins.memory_size().size() as u32;
+    if !matches!(size, 1 | 2 | 4) {
+        return None;
+    }
+    let seg = ins.memory_segment();
+    let seg = seg.number();
+    let write = m == 0 && !matches!(ins.mnemonic(), Mnemonic::Cmp | Mnemonic::Test);
+    host = rewrite_memory(&host, m)?;
+    crate::emit::encode_bytes(&host).ok()?;
+    Some(Kind::Native { host, mem: Some(Access { seg, size, write }) })
+}
+
+/// The instruction with its memory operand replaced by `[R8]` (moffs forms become ModRM
+/// forms, which can take a base register).
+fn rewrite_memory(ins: &Instruction, m: u32) -> Option<Instruction> {
+    let r8 = iced_x86::MemoryOperand::with_base(Register::R8);
+    let moffs = match ins.code() {
+        Code::Mov_AL_moffs8 => Some((Code::Mov_r8_rm8, true)),
+        Code::Mov_AX_moffs16 => Some((Code::Mov_r16_rm16, true)),
+        Code::Mov_EAX_moffs32 => Some((Code::Mov_r32_rm32, true)),
+        Code::Mov_moffs8_AL => Some((Code::Mov_rm8_r8, false)),
+        Code::Mov_moffs16_AX => Some((Code::Mov_rm16_r16, false)),
+        Code::Mov_moffs32_EAX => Some((Code::Mov_rm32_r32, false)),
+        _ => None,
+    };
+    if let Some((code, load)) = moffs {
+        let reg = if load { ins.op0_register() } else { ins.op1_register() };
+        return if load { Instruction::with2(code, reg, r8).ok() } else { Instruction::with2(code, r8, reg).ok() };
+    }
+    let _ = m;
+    let mut host = *ins;
+    host.set_memory_base(Register::R8);
+    host.set_memory_index(Register::None);
+    host.set_memory_index_scale(1);
+    host.set_memory_displacement64(0);
+    host.set_memory_displ_size(0);
+    host.set_segment_prefix(Register::None);
+    Some(host)
+}
+
+/// Flag liveness: `live[i]` is the set of arithmetic flags live just before instruction
+/// `i` (read later, or live out of the block, before being rewritten). Everything is
+/// live out of a block: its successor is unknown here.
+pub(crate) fn liveness(insns: &[(Instruction, Kind)]) -> Vec<u32> {
+    let mut live = vec![0; insns.len() + 1];
+    live[insns.len()] = ALL_FLAGS;
+    for i in (0..insns.len()).rev() {
+        let (read, written) = flags_rw(&insns[i].0, &insns[i].1);
+        live[i] = (live[i + 1] & !written) | read;
+    }
+    live
+}

@@ -1,0 +1,369 @@
+//! Translating one guest basic block: decode from guest memory, plan each instruction,
+//! run the flag-liveness pass, and emit host code (main path first, then the out-of-line
+//! budget exit, slow paths and exit stubs).
+
+use crate::ctx::{off, ExitReason};
+use crate::emit::{self, Access, Asm, FlagsAt, ProbeMode};
+use crate::plan::{self, Kind, PlanMode, PushSrc};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+use ferrite_mem::{PhysMem, Target, PAGE_SIZE};
+use iced_x86::{ConditionCode, Decoder, DecoderOptions, Instruction};
+
+/// Most guest instructions in one translated block.
+pub(crate) const MAX_BLOCK_INSNS: usize = 32;
+/// Longest x86 instruction.
+const MAX_INSN_LEN: usize = 15;
+/// Segment register number of SS.
+const SS: usize = 2;
+
+/// Everything the translator needs about where and how the block runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockSpec {
+    /// Guest EIP of the first instruction.
+    pub(crate) eip: u32,
+    /// Physical address of the first byte (A20 not yet applied).
+    pub(crate) phys: u32,
+    /// 32-bit code segment.
+    pub(crate) code32: bool,
+    /// Mode facts for branch targets and the stack.
+    pub(crate) plan: PlanMode,
+    /// Mode facts for probes.
+    pub(crate) probe: ProbeMode,
+}
+
+/// A patchable block exit: a `jmp rel32` at `site` that initially goes to `stub`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExitSite {
+    /// Code-buffer offset of the `jmp rel32`.
+    pub(crate) site: usize,
+    /// Code-buffer offset of the stub that returns to the dispatcher.
+    pub(crate) stub: usize,
+}
+
+/// A translated block, assembled for a given code-buffer offset.
+#[derive(Debug)]
+pub(crate) struct Translated {
+    /// The host code.
+    pub(crate) code: Vec<u8>,
+    /// Guest instructions in the block (for `--jit-dump`).
+    pub(crate) guest: Vec<Instruction>,
+    /// Patchable exits.
+    pub(crate) exits: Vec<ExitSite>,
+}
+
+/// Decodes and plans the block; returns `None` when not even its first instruction can be
+/// translated (the dispatcher then lets the interpreter run it).
+pub(crate) fn decode_block(mem: &PhysMem, spec: &BlockSpec) -> Option<Vec<(Instruction, Kind)>> {
+    let bitness = if spec.code32 { 32 } else { 16 };
+    if !matches!(mem.resolve(spec.phys), Target::Ram(_) | Target::Rom(_)) {
+        return None;
+    }
+    let mut out: Vec<(Instruction, Kind)> = Vec::new();
+    let mut eip = spec.eip;
+    let mut phys = spec.phys;
+    while out.len() < MAX_BLOCK_INSNS {
+        let page_left = (PAGE_SIZE - (phys & (PAGE_SIZE - 1))) as usize;
+        let mut bytes = [0u8; MAX_INSN_LEN];
+        let n = page_left.min(MAX_INSN_LEN);
+        mem.read_bytes(phys, &mut bytes[..n]);
+        let mut dec = Decoder::with_ip(bitness, &bytes[..n], eip as u64, DecoderOptions::NO_INVALID_CHECK);
+        let ins = dec.decode();
+        let len = ins.len() as u32;
+        if ins.is_invalid() || len == 0 || len as usize > n {
+            break;
+        }
+        let last = eip as u64 + len as u64 - 1;
+        let limit = if spec.code32 { spec.plan.cs_limit as u64 } else { (spec.plan.cs_limit as u64).min(0xFFFF) };
+        if last > limit {
+            break;
+        }
+        let Some(kind) = plan::plan(&ins, spec.plan) else { break };
+        let ends = kind.ends_block();
+        out.push((ins, kind));
+        if ends {
+            break;
+        }
+        eip = eip.wrapping_add(len);
+        phys = phys.wrapping_add(len);
+        if phys & (PAGE_SIZE - 1) == 0 {
+            break;
+        }
+    }
+    // Instructions whose host flags may differ from the interpreter's for flags the SDM
+    // leaves undefined are kept only where those flags are dead; cut the block before
+    // the first one that is not, and check again (the cut makes everything live out).
+    loop {
+        let live = plan::liveness(&out);
+        let bad = out.iter().enumerate().position(|(i, (ins, _))| plan::host_divergent_flags(ins) & live[i + 1] != 0);
+        match bad {
+            Some(i) => out.truncate(i),
+            None => break,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Emits host code for a planned block that will live at code-buffer offset `at` (host
+/// address `base + at`); `exit_stub` is the common exit's host address.
+pub(crate) fn emit_block(
+    insns: &[(Instruction, Kind)],
+    spec: &BlockSpec,
+    base: usize,
+    at: usize,
+    exit_stub: usize,
+) -> Result<Translated, String> {
+    let mut e = Emitter { ops: Asm::new(base + at), spec: *spec, at, exit_stub, slow: Vec::new(), sites: Vec::new() };
+    let live = plan::liveness(insns);
+    let n = insns.len() as u32;
+    let budget_exit = e.ops.new_dynamic_label();
+    dynasm!(e.ops
+        ; .arch x64
+        ; sub QWORD [r13 + off::BUDGET], n as i32
+        ; js =>budget_exit
+    );
+    emit::load_flags(&mut e.ops);
+    let mut ended = false;
+    let mut next_eip = spec.eip;
+    for (i, (ins, kind)) in insns.iter().enumerate() {
+        let i = i as u32;
+        let eip = ins.ip() as u32;
+        next_eip = mask_ip(ins.next_ip() as u32, spec.code32);
+        let flags = if live[i as usize] != 0 { FlagsAt::Pushed } else { FlagsAt::Host };
+        match kind {
+            Kind::Nothing => {}
+            Kind::Native { host, mem: None } => emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?,
+            Kind::Native { host, mem: Some(acc) } => {
+                emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;
+                e.probe(*acc, flags, i, eip);
+                emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?;
+            }
+            Kind::Lea { dest, size } => {
+                emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;
+                if *size == 4 {
+                    dynasm!(e.ops ; .arch x64 ; mov Rd(*dest), r8d);
+                } else {
+                    dynasm!(e.ops ; .arch x64 ; mov Rw(*dest), r8w);
+                }
+            }
+            Kind::Push { src, size } => e.push(*src, *size, flags, i, eip),
+            Kind::Pop { dest, size } => e.pop(*dest, *size, flags, i, eip),
+            Kind::Jcc { cond, target } => {
+                let taken = e.ops.new_dynamic_label();
+                e.jcc(*cond, taken);
+                e.branch_exit(i + 1, next_eip);
+                dynasm!(e.ops ; .arch x64 ; =>taken);
+                e.branch_exit(i + 1, *target);
+                ended = true;
+            }
+            Kind::Jmp { target } => {
+                e.branch_exit(i + 1, *target);
+                ended = true;
+            }
+            Kind::Call { target, size } => {
+                emit::capture_flags(&mut e.ops);
+                e.push(PushSrc::Imm(next_eip), *size, FlagsAt::Captured, i, eip);
+                emit::retire(&mut e.ops, i + 1);
+                e.site_exit(*target);
+                ended = true;
+            }
+            Kind::Ret { size, release } => {
+                e.ret(*size, *release, i, eip);
+                ended = true;
+            }
+        }
+    }
+    if !ended {
+        // The block stopped before an instruction it does not translate, at a page end or
+        // at the length cap: leave with the next EIP (chainable).
+        e.branch_exit(n, next_eip);
+    }
+    // Out of line: the budget exit (flags were never loaded), slow paths, exit stubs.
+    dynasm!(e.ops
+        ; .arch x64
+        ; =>budget_exit
+        ; add QWORD [r13 + off::BUDGET], n as i32
+    );
+    emit::exit_to(&mut e.ops, spec.eip, ExitReason::Budget, exit_stub);
+    for s in std::mem::take(&mut e.slow) {
+        dynasm!(e.ops ; .arch x64 ; =>s.label);
+        emit::slow_path(&mut e.ops, s.flags, s.retired, s.eip, exit_stub);
+    }
+    let mut exits = Vec::new();
+    for (site, label) in std::mem::take(&mut e.sites) {
+        let stub = at + e.ops.offset().0;
+        dynasm!(e.ops ; .arch x64 ; =>label);
+        dynasm!(e.ops
+            ; .arch x64
+            ; mov DWORD [r13 + off::EXIT_SITE], site as i32
+            ; mov DWORD [r13 + off::EXIT_REASON], ExitReason::Branch as i32
+            ; jmp extern exit_stub
+        );
+        exits.push(crate::translate::ExitSite { site, stub });
+    }
+    let code = e.ops.finalize().map_err(|x| format!("{x:?}"))?;
+    Ok(Translated { code, guest: insns.iter().map(|(i, _)| *i).collect(), exits })
+}
+
+/// EIP arithmetic wraps at 64 KiB in 16-bit code.
+fn mask_ip(ip: u32, code32: bool) -> u32 {
+    if code32 {
+        ip
+    } else {
+        ip & 0xFFFF
+    }
+}
+
+/// A slow path to emit out of line.
+struct Slow {
+    label: DynamicLabel,
+    flags: FlagsAt,
+    retired: u32,
+    eip: u32,
+}
+
+/// Emission state for one block.
+struct Emitter {
+    ops: Asm,
+    spec: BlockSpec,
+    at: usize,
+    exit_stub: usize,
+    slow: Vec<Slow>,
+    sites: Vec<(usize, DynamicLabel)>,
+}
+
+impl Emitter {
+    /// Probes the access whose offset is in R8D; its slow path re-runs instruction `i` at
+    /// `eip` in the interpreter.
+    fn probe(&mut self, acc: Access, flags: FlagsAt, i: u32, eip: u32) {
+        let label = self.ops.new_dynamic_label();
+        emit::probe(&mut self.ops, acc, self.spec.probe, flags == FlagsAt::Pushed, label);
+        self.slow.push(Slow { label, flags, retired: i, eip });
+    }
+
+    /// PUSH: store at SS:(SP - size), then move SP (so a fault leaves SP alone).
+    fn push(&mut self, src: PushSrc, size: u32, flags: FlagsAt, i: u32, eip: u32) {
+        let size_i = size as i32;
+        dynasm!(self.ops ; .arch x64 ; lea r8d, [r12 - size_i]);
+        if !self.spec.plan.ss32 {
+            dynasm!(self.ops ; .arch x64 ; movzx r8d, r8w);
+        }
+        self.probe(Access { seg: SS, size, write: true }, flags, i, eip);
+        match (src, size) {
+            (PushSrc::Reg(r), 4) => dynasm!(self.ops ; .arch x64 ; mov DWORD [r8], Rd(r)),
+            (PushSrc::Reg(r), _) => dynasm!(self.ops ; .arch x64 ; mov WORD [r8], Rw(r)),
+            (PushSrc::Imm(v), 4) => dynasm!(self.ops ; .arch x64 ; mov DWORD [r8], v as i32),
+            (PushSrc::Imm(v), _) => dynasm!(self.ops ; .arch x64 ; mov WORD [r8], v as i16),
+        }
+        self.add_sp(-size_i);
+    }
+
+    /// POP: load from SS:SP, move SP, then write the destination (POP ESP keeps the value).
+    fn pop(&mut self, dest: u8, size: u32, flags: FlagsAt, i: u32, eip: u32) {
+        self.stack_top();
+        self.probe(Access { seg: SS, size, write: false }, flags, i, eip);
+        self.load_top(size);
+        self.add_sp(size as i32);
+        if size == 4 {
+            dynasm!(self.ops ; .arch x64 ; mov Rd(dest), r9d);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; mov Rw(dest), r9w);
+        }
+    }
+
+    /// RET: flags go back to the vCPU first, then the return address is read and checked
+    /// against the CS limit before anything changes.
+    fn ret(&mut self, size: u32, release: u32, i: u32, eip: u32) {
+        emit::capture_flags(&mut self.ops);
+        self.stack_top();
+        self.probe(Access { seg: SS, size, write: false }, FlagsAt::Captured, i, eip);
+        self.load_top(size);
+        let label = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp r9d, self.spec.plan.cs_limit as i32
+            ; ja =>label
+        );
+        self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip });
+        self.add_sp((size + release) as i32);
+        emit::retire(&mut self.ops, i + 1);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov DWORD [r15 + off::EIP], r9d
+            ; mov DWORD [r13 + off::EXIT_REASON], ExitReason::Branch as i32
+            ; mov DWORD [r13 + off::EXIT_SITE], crate::ctx::NO_SITE as i32
+            ; jmp extern self.exit_stub
+        );
+    }
+
+    /// R8D = the stack offset SP (or ESP).
+    fn stack_top(&mut self) {
+        if self.spec.plan.ss32 {
+            dynasm!(self.ops ; .arch x64 ; mov r8d, r12d);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; movzx r8d, r12w);
+        }
+    }
+
+    /// R9D = the `size`-byte value at host address R8.
+    fn load_top(&mut self, size: u32) {
+        if size == 4 {
+            dynasm!(self.ops ; .arch x64 ; mov r9d, DWORD [r8]);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; movzx r9d, WORD [r8]);
+        }
+    }
+
+    /// SP += delta with the stack's wrap-around, without touching host flags.
+    fn add_sp(&mut self, delta: i32) {
+        if self.spec.plan.ss32 {
+            dynasm!(self.ops ; .arch x64 ; lea r12d, [r12 + delta]);
+        } else {
+            dynasm!(self.ops
+                ; .arch x64
+                ; lea r10d, [r12 + delta]
+                ; mov r12w, r10w
+            );
+        }
+    }
+
+    /// Capture flags, retire `retired` instructions, and leave for `eip` through a
+    /// patchable site.
+    fn branch_exit(&mut self, retired: u32, eip: u32) {
+        emit::capture_flags(&mut self.ops);
+        emit::retire(&mut self.ops, retired);
+        self.site_exit(eip);
+    }
+
+    /// `cpu.eip = eip; jmp rel32` (to a stub until chained).
+    fn site_exit(&mut self, eip: u32) {
+        let label = self.ops.new_dynamic_label();
+        dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], eip as i32);
+        let site = self.at + self.ops.offset().0;
+        dynasm!(self.ops ; .arch x64 ; jmp =>label);
+        self.sites.push((site, label));
+    }
+
+    /// The host Jcc for a guest condition (host EFLAGS are the guest's).
+    fn jcc(&mut self, cond: ConditionCode, l: DynamicLabel) {
+        use ConditionCode as C;
+        match cond {
+            C::o => dynasm!(self.ops ; .arch x64 ; jo =>l),
+            C::no => dynasm!(self.ops ; .arch x64 ; jno =>l),
+            C::b => dynasm!(self.ops ; .arch x64 ; jb =>l),
+            C::ae => dynasm!(self.ops ; .arch x64 ; jae =>l),
+            C::e => dynasm!(self.ops ; .arch x64 ; je =>l),
+            C::ne => dynasm!(self.ops ; .arch x64 ; jne =>l),
+            C::be => dynasm!(self.ops ; .arch x64 ; jbe =>l),
+            C::a => dynasm!(self.ops ; .arch x64 ; ja =>l),
+            C::s => dynasm!(self.ops ; .arch x64 ; js =>l),
+            C::ns => dynasm!(self.ops ; .arch x64 ; jns =>l),
+            C::p => dynasm!(self.ops ; .arch x64 ; jp =>l),
+            C::np => dynasm!(self.ops ; .arch x64 ; jnp =>l),
+            C::l => dynasm!(self.ops ; .arch x64 ; jl =>l),
+            C::ge => dynasm!(self.ops ; .arch x64 ; jge =>l),
+            C::le => dynasm!(self.ops ; .arch x64 ; jle =>l),
+            C::g => dynasm!(self.ops ; .arch x64 ; jg =>l),
+            C::None => dynasm!(self.ops ; .arch x64 ; jmp =>l),
+        }
+    }
+}
