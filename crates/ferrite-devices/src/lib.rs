@@ -12,6 +12,11 @@
 //! - [`acpi_pm::AcpiPm`] and [`acpi_pm::ResetControl`] — ACPI power management (PM1a
 //!   registers, soft-off, the PM timer at 0x608) and the reset control register (0xCF9);
 //! - [`fw_cfg::FwCfg`] — QEMU's firmware configuration interface (0x510/0x511, DMA at 0x514).
+//!
+//! The PC chipset core (each passive: timers implement [`Timed`] and are ticked by the
+//! machine's virtual clock):
+//! - [`pic::DualPic`] — the cascaded 8259A pair (0x20/0x21, 0xA0/0xA1, ELCR 0x4D0/0x4D1);
+//! - [`pit::Pit`] — the 8254 timer (0x40–0x43) and system control port B (0x61).
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
@@ -20,6 +25,8 @@ pub mod acpi_pm;
 pub mod debugcon;
 pub mod exit_port;
 pub mod fw_cfg;
+pub mod pic;
+pub mod pit;
 pub mod post_code;
 pub mod uart16550;
 
@@ -42,6 +49,17 @@ pub trait PortDevice {
 pub trait IrqLine {
     /// Drives the line high (`true`, asserted) or low.
     fn set(&self, level: bool);
+}
+
+/// A device that acts at points in virtual time (timers, the RTC). Devices stay passive:
+/// the machine asks each for its next deadline, and calls [`Timed::tick`] when that time
+/// has come — and before every port access, so reads see the current time. Times are
+/// nanoseconds of the machine's virtual clock since power-on; they never go backwards.
+pub trait Timed {
+    /// Brings the device up to `now_ns`: raises the interrupts whose time has come.
+    fn tick(&mut self, now_ns: u64);
+    /// The earliest time at which the device will next raise an interrupt, if any.
+    fn next_deadline(&self) -> Option<u64>;
 }
 
 /// An [`IrqLine`] that goes nowhere, for devices used without interrupt routing.
