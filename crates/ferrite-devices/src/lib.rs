@@ -16,7 +16,8 @@
 //! The PC chipset core (each passive: timers implement [`Timed`] and are ticked by the
 //! machine's virtual clock):
 //! - [`pic::DualPic`] — the cascaded 8259A pair (0x20/0x21, 0xA0/0xA1, ELCR 0x4D0/0x4D1);
-//! - [`pit::Pit`] — the 8254 timer (0x40–0x43) and system control port B (0x61).
+//! - [`pit::Pit`] — the 8254 timer (0x40–0x43) and system control port B (0x61);
+//! - [`rtc::Rtc`] — the MC146818 RTC and CMOS RAM (0x70/0x71, IRQ 8).
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
@@ -28,6 +29,7 @@ pub mod fw_cfg;
 pub mod pic;
 pub mod pit;
 pub mod post_code;
+pub mod rtc;
 pub mod uart16550;
 
 /// A device that answers on I/O ports.
