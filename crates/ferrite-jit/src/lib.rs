@@ -59,6 +59,25 @@ pub struct JitStats {
     pub flushes: u64,
 }
 
+impl std::fmt::Display for JitStats {
+    /// One line: `jit blocks-translated=N (G guest insns) chained=N invalidated=N ...`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "jit blocks-translated={} ({} guest insns) chained={} invalidated={} helper-calls={} (interpreted insns) \
+             block-runs={} host-bytes={} flushes={}",
+            self.blocks_translated,
+            self.guest_insns_translated,
+            self.blocks_chained,
+            self.blocks_invalidated,
+            self.interp_steps,
+            self.block_runs,
+            self.host_bytes,
+            self.flushes
+        )
+    }
+}
+
 /// Why the translator could not be created.
 #[derive(Debug)]
 pub enum JitError {

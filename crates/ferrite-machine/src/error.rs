@@ -22,6 +22,8 @@ pub enum MachineError {
     },
     /// The multiboot kernel (or its module) cannot be booted.
     Kernel(MultibootError),
+    /// The chosen execution engine cannot run on this host.
+    Engine(String),
 }
 
 impl fmt::Display for MachineError {
@@ -38,6 +40,7 @@ impl fmt::Display for MachineError {
                 write!(f, "I/O port {port:#06x} is claimed by both the {existing} and the {new}")
             }
             MachineError::Kernel(e) => e.fmt(f),
+            MachineError::Engine(e) => f.write_str(e),
         }
     }
 }

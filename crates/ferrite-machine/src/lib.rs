@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod board;
+mod engine;
 pub mod boot;
 mod error;
 pub mod irq;
@@ -33,6 +34,8 @@ pub mod port_bus;
 mod summary;
 
 pub use board::{DeviceId, DeviceInfo};
+pub use engine::Engine;
+pub use ferrite_jit::JitStats;
 pub use boot::multiboot::{BootModule, KernelBoot};
 pub use error::MachineError;
 pub use summary::{
@@ -80,6 +83,11 @@ pub struct MachineConfig {
     pub trace: bool,
     /// A multiboot kernel to load and start instead of running the BIOS.
     pub kernel: Option<KernelBoot>,
+    /// The execution engine.
+    pub engine: Engine,
+    /// With the translator: where to write the guest and host code of each block it
+    /// translates (`--jit-dump`).
+    pub jit_dump: Option<Box<dyn Write + Send>>,
 }
 
 impl MachineConfig {
@@ -95,6 +103,8 @@ impl MachineConfig {
             no_reboot: false,
             trace: false,
             kernel: None,
+            engine: Engine::DEFAULT,
+            jit_dump: None,
         }
     }
 }
@@ -112,6 +122,8 @@ pub struct Machine {
     boot: Option<boot::multiboot::LoadPlan>,
     /// `cpu.insns` at the last device tick.
     last_tick: u64,
+    /// The interpreter or the translator.
+    runner: engine::Runner,
 }
 
 impl std::fmt::Debug for Machine {
@@ -133,6 +145,7 @@ impl Machine {
         if !(MIN_RAM_MIB..=MAX_RAM_MIB).contains(&config.ram_mib) {
             return Err(MachineError::RamSize(config.ram_mib));
         }
+        let runner = engine::Runner::new(config.engine, config.jit_dump).map_err(MachineError::Engine)?;
         let mut mem = PhysMem::new(config.ram_mib as usize * MIB)?;
         mem.load_bios(&config.bios)?;
         let mut cpu = Cpu::new();
@@ -159,6 +172,7 @@ impl Machine {
             interrupt: Arc::new(AtomicBool::new(false)),
             boot,
             last_tick: 0,
+            runner,
         })
     }
 
@@ -212,6 +226,11 @@ impl Machine {
         self.board.post.last()
     }
 
+    /// The translator's counters when it is the engine (`--stats`).
+    pub fn jit_stats(&self) -> Option<JitStats> {
+        self.runner.jit_stats()
+    }
+
     /// How many times the machine reset itself after a triple fault.
     pub fn resets(&self) -> u64 {
         self.resets
@@ -223,6 +242,7 @@ impl Machine {
     /// as QEMU re-runs its multiboot loader on reset.
     pub fn reset(&mut self) {
         self.cpu.reset();
+        self.runner.reset();
         self.mem.set_a20(true);
         if let Some(plan) = &self.boot {
             plan.apply(&mut self.cpu, &mut self.mem);
@@ -269,7 +289,7 @@ impl Machine {
             self.board.tick();
         }
         let before = self.cpu.insns;
-        let exit = self.cpu.run(&mut self.mem, &mut self.board, slice);
+        let exit = self.runner.run(&mut self.cpu, &mut self.mem, &mut self.board, slice);
         let retired = self.cpu.insns.wrapping_sub(before);
         // Every slice uses at least one unit of budget so a guest that makes no
         // progress (e.g. resets in a loop) still reaches the limit.

@@ -81,9 +81,14 @@ pub struct RunArgs {
           default_value_t = DEFAULT_RAM_MIB, value_parser = parse_ram_mib)]
     pub ram_mib: u32,
 
-    /// Execution engine: `interp` (the interpreter; `jit` arrives with the translator)
+    /// Execution engine: `interp` (the interpreter) or `jit` (the binary translator,
+    /// x86-64 hosts; it hands what it does not translate to the interpreter)
     #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = parse_engine)]
     pub engine: Engine,
+
+    /// With `--engine jit`: print the guest and host code of every translated block on stderr
+    #[arg(long)]
+    pub jit_dump: bool,
 
     /// Where the debug console (port 0xE9) writes
     #[arg(long, value_name = "stdio|none|file:PATH", default_value = "stdio",
@@ -150,12 +155,7 @@ fn parse_hex_addr(s: &str) -> Result<u32, String> {
     ferrite_debug::commands::parse_hex(s.trim())
 }
 
-/// An execution engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// The interpreter.
-    Interp,
-}
+pub use ferrite_machine::Engine;
 
 /// A display back end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,8 +186,8 @@ fn parse_ram_mib(s: &str) -> Result<u32, String> {
 fn parse_engine(s: &str) -> Result<Engine, String> {
     match s {
         "interp" => Ok(Engine::Interp),
-        "jit" => Err("the jit engine arrives with the translator; use 'interp'".into()),
-        _ => Err("unknown engine; the only engine is 'interp'".into()),
+        "jit" => Ok(Engine::Jit),
+        _ => Err("unknown engine; expected 'interp' or 'jit'".into()),
     }
 }
 
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn test_engine_and_display_choices() {
         assert_eq!(parse_engine("interp"), Ok(Engine::Interp));
-        assert!(parse_engine("jit").unwrap_err().contains("translator"));
+        assert_eq!(parse_engine("jit"), Ok(Engine::Jit));
         assert!(parse_engine("qemu").is_err());
         assert_eq!(parse_display("none"), Ok(Display::None));
         assert!(parse_display("window").is_err());

@@ -124,6 +124,8 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         no_reboot: args.no_reboot,
         trace: args.trace_io,
         kernel,
+        engine: args.engine,
+        jit_dump: if args.jit_dump { Some(Box::new(std::io::stderr())) } else { None },
     };
     let mut machine = Machine::new(config).map_err(|e| match (e, &args.kernel) {
         (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
@@ -172,6 +174,9 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
     }
     if args.stats {
         eprint!("{}", ferrite_debug::format_stats(machine.cpu()));
+        if let Some(jit) = machine.jit_stats() {
+            eprintln!("ferrite: stats: {jit}");
+        }
     }
     eprintln!("ferrite: {summary}");
     Ok(status)
