@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod cli;
+mod serial;
 
 use clap::error::ErrorKind;
 use clap::Parser;
@@ -50,6 +51,7 @@ fn main() {
 /// A panic is a ferrite bug: report it on one line, without a backtrace.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        serial::restore_terminal();
         let payload = info.payload();
         let msg = payload
             .downcast_ref::<&str>()
@@ -110,7 +112,7 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
     };
     let last_out = Arc::new(AtomicU8::new(b'\n'));
     let debugcon = open_sink(&args.debugcon, "debug console", &last_out)?;
-    let _ = (&args.engine, &args.display, &args.serial); // one choice each for now
+    let _ = (&args.engine, &args.display); // one choice each for now
     let kernel = match &args.kernel {
         Some(path) => Some(read_kernel(path, args.append.as_deref(), args.initrd.as_deref(), args.ram_mib)?),
         None => None,
@@ -131,6 +133,13 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
         (e, _) => e.to_string(),
     })?;
+    let serial_stdout = match args.serial {
+        Sink::Stdio => open_sink(&Sink::Stdio, "serial", &last_out)?,
+        _ => None,
+    };
+    // Restores the terminal when `run` returns, whichever way.
+    // Under the debugger REPL standard input belongs to the REPL: serial output only.
+    let _raw_mode = serial::connect(&args.serial, &mut machine, serial_stdout, !debug)?;
     let tracer = match &args.trace {
         Some(path) => {
             let file = File::create(path)
@@ -199,6 +208,7 @@ fn install_ctrl_c(flag: Arc<AtomicBool>, second_quits: bool) {
     let presses = AtomicU32::new(0);
     let installed = ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::Relaxed) > 0 && second_quits {
+            serial::restore_terminal();
             std::process::exit(STATUS_SIGINT);
         }
         flag.store(true, Ordering::Relaxed);
