@@ -11,7 +11,7 @@ Exit status (the run ends with one line on stderr:
 `ferrite: stopped: REASON at CS:EIP insns=N post=0xNN`):
   (V<<1)|1  exit-port     the guest wrote V to port 0xF4 (isa-debug-exit; low 8 bits, always odd)
   0         halted        HLT with interrupts off, or with no interrupt source to wake the CPU
-  0         poweroff      the guest switched the machine off (reserved for ACPI)
+  0         poweroff      the guest switched the machine off (ACPI PM1a_CNT at 0x604: SLP_EN, SLP_TYP 0)
   4         triple-fault  the CPU shut down and --no-reboot was given (else the machine resets)
   124       max-insns     the --max-insns budget ran out
   130       interrupted   Ctrl-C (press it twice to quit at once)
@@ -111,7 +111,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "none", default_value = "none", value_parser = parse_display)]
     pub display: Display,
 
-    /// Where the first serial port writes (accepted now; live once the UART exists)
+    /// COM1 (16550A at 0x3F8): `stdio` is an interactive console (raw terminal; Ctrl-A x
+    /// quits, Ctrl-A h lists the keys), `file:PATH` logs its output, `none` leaves it unconnected
     #[arg(long, value_name = "none|stdio|file:PATH", default_value = "none",
           value_parser = parse_sink)]
     pub serial: Sink,
