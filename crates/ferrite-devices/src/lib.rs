@@ -17,7 +17,10 @@
 //! machine's virtual clock):
 //! - [`pic::DualPic`] — the cascaded 8259A pair (0x20/0x21, 0xA0/0xA1, ELCR 0x4D0/0x4D1);
 //! - [`pit::Pit`] — the 8254 timer (0x40–0x43) and system control port B (0x61);
-//! - [`rtc::Rtc`] — the MC146818 RTC and CMOS RAM (0x70/0x71, IRQ 8).
+//! - [`rtc::Rtc`] — the MC146818 RTC and CMOS RAM (0x70/0x71, IRQ 8);
+//! - [`i8042::I8042`] — the keyboard controller with a PS/2 keyboard and mouse (0x60/0x64,
+//!   IRQ 1/12; A20 and CPU reset through its output port);
+//! - [`port92::Port92`] — fast A20 and reset (0x92).
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
@@ -26,8 +29,10 @@ pub mod acpi_pm;
 pub mod debugcon;
 pub mod exit_port;
 pub mod fw_cfg;
+pub mod i8042;
 pub mod pic;
 pub mod pit;
+pub mod port92;
 pub mod post_code;
 pub mod rtc;
 pub mod uart16550;
