@@ -169,7 +169,7 @@ impl Jit {
                         crate::dump::write_block(out.as_mut(), &key, &t.guest, self.buf.base() + at, &t.code);
                     }
                 }
-                None => self.broken = true,
+                None => {}
             }
         }
         if page.is_some() {
@@ -187,12 +187,18 @@ impl Jit {
         for _attempt in 0..2 {
             let at = self.buf.len();
             let exit = self.buf.base() + self.exit_stub;
+            // An instruction the planner accepted but that fails to assemble leaves the
+            // block untranslated (the interpreter runs it); it is a translator bug, not a
+            // guest error.
             let t = translate::emit_block(insns, spec, self.buf.base(), at, exit).ok()?;
             if !self.buf.fits(t.code.len()) {
                 self.flush();
                 continue;
             }
-            let at = self.buf.append(&t.code).ok()?;
+            let Ok(at) = self.buf.append(&t.code) else {
+                self.broken = true;
+                return None;
+            };
             self.stats.host_bytes += t.code.len() as u64;
             return Some((at, t));
         }

@@ -144,7 +144,7 @@ pub(crate) fn effective_address(ops: &mut Asm, ins: &Instruction) -> Result<(), 
         return Ok(());
     }
     let scale = if index == Register::None { 1 } else { ins.memory_index_scale() };
-    let mem = MemoryOperand::new(base, index, scale, disp, if disp == 0 { 0 } else { 4 }, false, Register::None);
+    let mem = MemoryOperand::new(base, index, scale, disp, if disp == 0 { 0 } else { 8 }, false, Register::None);
     encode(ops, &Instruction::with2(Code::Lea_r32_m, Register::R8D, mem)?)?;
     if addr16 {
         dynasm!(ops ; .arch x64 ; movzx r8d, r8w);
