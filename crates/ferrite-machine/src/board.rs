@@ -10,6 +10,7 @@
 //! or change the run (exit port, ACPI soft-off, reset, a fw_cfg DMA that needs guest
 //! memory) make the CPU return to the run loop, which takes them with [`Board::take_stop`].
 
+use crate::chipset::Chipset;
 use crate::irq::{BoardIrq, IrqLines, IRQ_ACPI_SCI, IRQ_COM1, IRQ_COM2};
 use crate::port_bus::{PortBus, PORT_COUNT};
 use crate::MachineError;
@@ -43,6 +44,8 @@ pub enum DeviceId {
     AcpiPm,
     /// The reset control register.
     ResetControl,
+    /// The PC chipset core: PIC pair, PIT and port 0x61, RTC/CMOS, 8042, port 0x92.
+    Chipset,
 }
 
 impl DeviceId {
@@ -57,6 +60,7 @@ impl DeviceId {
             DeviceId::FwCfg => "fw_cfg",
             DeviceId::AcpiPm => "ACPI PM block",
             DeviceId::ResetControl => "reset control",
+            DeviceId::Chipset => "chipset (8259A pair, 8254, RTC, 8042, port 0x92)",
         }
     }
 }
@@ -71,7 +75,7 @@ pub struct DeviceInfo {
 }
 
 /// Every device on the board, in port-map order.
-const ALL_DEVICES: [DeviceId; 8] = [
+const ALL_DEVICES: [DeviceId; 9] = [
     DeviceId::Debugcon,
     DeviceId::ExitPort,
     DeviceId::PostCode,
@@ -80,6 +84,7 @@ const ALL_DEVICES: [DeviceId; 8] = [
     DeviceId::FwCfg,
     DeviceId::AcpiPm,
     DeviceId::ResetControl,
+    DeviceId::Chipset,
 ];
 
 /// A request from a device that the run loop must act on (see [`Board::take_stop`]).
@@ -93,6 +98,8 @@ pub(crate) enum BoardStop {
     Reset,
     /// fw_cfg has a DMA transfer waiting for guest memory.
     FwCfgDma,
+    /// The 8042 or port 0x92 opened (`true`) or closed the A20 gate.
+    A20(bool),
 }
 
 /// Bits in the "already logged" set of unclaimed ports.
@@ -111,6 +118,8 @@ pub(crate) struct Board {
     pub(crate) reset: ResetControl,
     /// The levels of the ISA IRQ lines the devices drive (routed by the PIC).
     pub(crate) irqs: IrqLines,
+    /// The chipset core; its PIC pair drives the CPU's INTR pin.
+    pub(crate) chipset: Chipset,
     /// Host input for COM1 (read only while COM1 has room, so nothing is lost).
     serial_input: Option<Receiver<u8>>,
     trace: bool,
@@ -135,6 +144,7 @@ impl Board {
             acpi: AcpiPm::new(clock, irqs.line(IRQ_ACPI_SCI)),
             reset: ResetControl::new(),
             irqs,
+            chipset: Chipset::new(ferrite_devices::rtc::FIXED_EPOCH, 0),
             serial_input: None,
             trace,
             logged: vec![0; LOGGED_WORDS],
@@ -160,6 +170,7 @@ impl Board {
             DeviceId::FwCfg => &mut self.fw_cfg,
             DeviceId::AcpiPm => &mut self.acpi,
             DeviceId::ResetControl => &mut self.reset,
+            DeviceId::Chipset => &mut self.chipset,
         }
     }
 
@@ -170,8 +181,10 @@ impl Board {
             Some(BoardStop::Exit(v))
         } else if self.acpi.take_poweroff() {
             Some(BoardStop::PowerOff)
-        } else if self.reset.take_reset() {
+        } else if self.reset.take_reset() || self.chipset.take_reset() {
             Some(BoardStop::Reset)
+        } else if let Some(a20) = self.chipset.take_a20_change() {
+            Some(BoardStop::A20(a20))
         } else {
             self.fw_cfg.dma_pending().map(|_| BoardStop::FwCfgDma)
         }
@@ -216,10 +229,10 @@ impl Board {
         ALL_DEVICES.iter().map(|&id| DeviceInfo { id, ports: self.device(id).ports() }).collect()
     }
 
-    /// Whether any device could raise an interrupt to wake a halted CPU. None can yet:
-    /// the PIC and timer arrive with the chipset work.
+    /// Whether anything could still raise an interrupt to wake a halted CPU: a timer
+    /// armed on an unmasked IRQ, or host input connected to COM1.
     pub(crate) fn has_interrupt_sources(&self) -> bool {
-        false
+        self.chipset.next_deadline().is_some() || self.serial_input.is_some()
     }
 
     /// Notes an access to an unclaimed port (once per port, in trace mode).
@@ -255,8 +268,17 @@ impl IoBus for Board {
         }
     }
 
+    fn intr_pending(&mut self) -> bool {
+        self.chipset.intr_pending(self.irqs.levels())
+    }
+
+    fn intr_ack(&mut self) -> u8 {
+        self.chipset.intr_ack(self.irqs.levels())
+    }
+
     fn stop_requested(&self) -> bool {
-        self.exit.requested().is_some()
+        self.chipset.wants_stop()
+            || self.exit.requested().is_some()
             || self.acpi.poweroff_requested()
             || self.reset.reset_requested()
             || self.fw_cfg.dma_pending().is_some()
@@ -291,11 +313,11 @@ mod tests {
     #[test]
     fn test_board_unclaimed_ports_float_high() {
         let (mut b, _) = board(0x80).unwrap();
-        assert_eq!(b.io_read(0x61, 1), 0xFF);
-        assert_eq!(b.io_read(0x61, 2), 0xFFFF);
+        assert_eq!(b.io_read(0x62, 1), 0xFF);
+        assert_eq!(b.io_read(0x62, 2), 0xFFFF);
         assert_eq!(b.io_read(0xCF8, 4), 0xFFFF_FFFF);
-        b.io_write(0x61, 1, 0);
-        assert_eq!(b.io_read(0x61, 1), 0xFF);
+        b.io_write(0x62, 1, 0);
+        assert_eq!(b.io_read(0x62, 1), 0xFF);
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! | the guest wrote V to the exit port | stops: [`StopReason::ExitPort`]\(V) |
 //! | the guest set SLP_EN with the soft-off sleep type in the ACPI PM block | stops: [`StopReason::PowerOff`] |
 //! | the guest wrote RST_CPU to the reset control register (0xCF9) | resets the machine, as for a triple fault, and goes on |
-//! | HLT, and nothing can wake it (IF = 0, or no interrupt source on the board — none exists yet) | stops: [`StopReason::Halted`] |
+//! | HLT with IF = 1 and a timer armed on an unmasked IRQ (or host serial input connected) | idles until the next deadline (the virtual clock jumps there in deterministic mode; the host sleeps in real time) and goes on |
+//! | HLT, and nothing can wake it (IF = 0, or no timer armed and no input) | stops: [`StopReason::Halted`] |
+//! | the guest resets through the 8042 (0xFE, output port bit 0) or port 0x92 bit 0 | resets the machine and goes on |
+//! | the guest changes A20 through the 8042 or port 0x92 | the gate is applied to memory and the run goes on |
 //! | triple fault | resets the machine (CPU reset, A20 opened as at power-on, RAM kept; a multiboot kernel is loaded again and entered afresh) and goes on; with `no_reboot` stops: [`StopReason::TripleFault`] |
 //! | the `max_insns` budget is used up | stops: [`StopReason::MaxInsns`] |
 //! | the interrupt flag ([`Machine::interrupt_handle`], set by the CLI's Ctrl-C handler) is set | stops: [`StopReason::Interrupted`] |
@@ -26,6 +29,8 @@
 #![deny(missing_docs)]
 
 mod board;
+mod chipset;
+pub mod clock;
 mod engine;
 pub mod boot;
 mod error;
@@ -44,6 +49,8 @@ pub use summary::{
 };
 
 use board::{Board, BoardStop};
+use chipset::Chipset;
+use clock::VirtualClock;
 use ferrite_cpu::{Cpu, Flags, RunExit, SegReg};
 use ferrite_devices::debugcon::Debugcon;
 use ferrite_devices::exit_port::ExitPort;
@@ -61,6 +68,8 @@ pub const DEFAULT_RAM_MIB: u32 = 16;
 pub const MIN_RAM_MIB: u32 = 1;
 /// Largest guest RAM accepted (the 32-bit space below the PCI/ROM hole).
 pub const MAX_RAM_MIB: u32 = 3584;
+/// How long a halted CPU waits for host input when no timer is armed.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 /// Instructions per run slice: how often the run loop looks at stop requests.
 pub const SLICE_INSNS: u64 = 10_000;
 const MIB: usize = 1024 * 1024;
@@ -88,6 +97,10 @@ pub struct MachineConfig {
     /// With the translator: where to write the guest and host code of each block it
     /// translates (`--jit-dump`).
     pub jit_dump: Option<Box<dyn Write + Send>>,
+    /// Drive the virtual clock by the instruction count and start the RTC at a fixed time
+    /// (`--deterministic`): two runs of the same image do the same thing. Otherwise time
+    /// is the host's (see [`clock`]).
+    pub deterministic: bool,
 }
 
 impl MachineConfig {
@@ -105,6 +118,7 @@ impl MachineConfig {
             kernel: None,
             engine: Engine::DEFAULT,
             jit_dump: None,
+            deterministic: false,
         }
     }
 }
@@ -124,6 +138,8 @@ pub struct Machine {
     last_tick: u64,
     /// The interpreter or the translator.
     runner: engine::Runner,
+    /// Virtual time for the timed devices.
+    clock: VirtualClock,
 }
 
 impl std::fmt::Debug for Machine {
@@ -161,6 +177,7 @@ impl Machine {
         let mut board =
             Board::new(Debugcon::new(config.debugcon), ExitPort::new(), PostCode::new(config.post_port), config.trace)?;
         fill_fw_cfg(&mut board.fw_cfg, mem.ram_size());
+        board.chipset = Chipset::new(rtc_start(config.deterministic), mem.ram_size() as u64);
         Ok(Machine {
             cpu,
             mem,
@@ -173,6 +190,7 @@ impl Machine {
             boot,
             last_tick: 0,
             runner,
+            clock: VirtualClock::new(config.deterministic),
         })
     }
 
@@ -244,6 +262,7 @@ impl Machine {
         self.cpu.reset();
         self.runner.reset();
         self.mem.set_a20(true);
+        self.board.chipset.reset();
         if let Some(plan) = &self.boot {
             plan.apply(&mut self.cpu, &mut self.mem);
         }
@@ -288,9 +307,19 @@ impl Machine {
             self.last_tick = self.cpu.insns;
             self.board.tick();
         }
+        let now = self.clock.now(self.cpu.insns);
+        self.board.chipset.set_now(now);
+        // Deterministic time: end the slice at the next timer deadline, so the interrupt
+        // arrives at the same instruction on every run.
+        let slice = match self.board.chipset.next_deadline().and_then(|d| self.clock.insns_until(d, now)) {
+            Some(until) => slice.min(until),
+            None => slice,
+        };
         let before = self.cpu.insns;
         let exit = self.runner.run(&mut self.cpu, &mut self.mem, &mut self.board, slice);
         let retired = self.cpu.insns.wrapping_sub(before);
+        let now = self.clock.now(self.cpu.insns);
+        self.board.chipset.set_now(now);
         // Every slice uses at least one unit of budget so a guest that makes no
         // progress (e.g. resets in a loop) still reaches the limit.
         self.budget_used += match exit {
@@ -300,10 +329,7 @@ impl Machine {
         match exit {
             RunExit::Budget => None,
             RunExit::Stopped => self.board_stop(),
-            RunExit::Halted => {
-                let can_wake = self.cpu.eflags & Flags::IF != 0 && self.board.has_interrupt_sources();
-                (!can_wake).then_some(StopReason::Halted)
-            }
+            RunExit::Halted => self.idle(),
             RunExit::Breakpoint | RunExit::Watchpoint => Some(StopReason::Debug),
             RunExit::TripleFault => {
                 if self.no_reboot {
@@ -328,8 +354,27 @@ impl Machine {
                     self.reset();
                 }
                 BoardStop::FwCfgDma => self.board.fw_cfg.run_dma(&mut GuestDma(&mut self.mem)),
+                BoardStop::A20(open) => self.mem.set_a20(open),
             }
         }
+        None
+    }
+
+    /// The CPU is halted. With IF = 0, or nothing left that could interrupt it, the run
+    /// stops ([`StopReason::Halted`]). Otherwise the machine idles until the next timer
+    /// deadline — the clock jumps there in deterministic mode, the host sleeps in real
+    /// time — and the next slice delivers the interrupt.
+    fn idle(&mut self) -> Option<StopReason> {
+        if self.cpu.eflags & Flags::IF == 0 || !self.board.has_interrupt_sources() {
+            return Some(StopReason::Halted);
+        }
+        match self.board.chipset.next_deadline() {
+            Some(deadline) => self.clock.idle_until(deadline, self.cpu.insns),
+            // Only host input can wake it: wait for that on the host, whatever the clock.
+            None => std::thread::sleep(IDLE_POLL),
+        }
+        let now = self.clock.now(self.cpu.insns);
+        self.board.chipset.set_now(now);
         None
     }
 
@@ -403,3 +448,13 @@ impl DmaMemory for GuestDma<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// The RTC's time at power-on: a fixed epoch in deterministic mode, else the host's clock.
+fn rtc_start(deterministic: bool) -> i64 {
+    if deterministic {
+        return ferrite_devices::rtc::FIXED_EPOCH;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(ferrite_devices::rtc::FIXED_EPOCH, |d| d.as_secs() as i64)
+}

@@ -73,8 +73,8 @@ fn test_custom_post_port() {
 
 #[test]
 fn test_unclaimed_port_reads_all_ones() {
-    // in al, 0x61; out 0xF4, al
-    let (mut m, _) = machine(&[0xE4, 0x61, 0xE6, 0xF4], |c| c.trace = true);
+    // in al, 0x62; out 0xF4, al
+    let (mut m, _) = machine(&[0xE4, 0x62, 0xE6, 0xF4], |c| c.trace = true);
     assert_eq!(m.run().reason, StopReason::ExitPort(0xFF));
 }
 
@@ -193,7 +193,8 @@ fn test_run_for_steps_and_stops_at_breakpoints() {
             "COM2 (16550A)",
             "fw_cfg",
             "ACPI PM block",
-            "reset control"
+            "reset control",
+            "chipset (8259A pair, 8254, RTC, 8042, port 0x92)"
         ]
     );
 }

@@ -103,6 +103,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub max_insns: Option<u64>,
 
+    /// Deterministic time: the virtual clock runs on the instruction count (10 ns per
+    /// instruction; a HLT skips to the next timer) and the RTC starts at 2024-01-01 00:00 UTC,
+    /// so two runs of the same image produce the same output [default: host time]
+    #[arg(long)]
+    pub deterministic: bool,
+
     /// On a triple fault stop (exit status 4) instead of resetting the machine
     #[arg(long)]
     pub no_reboot: bool,

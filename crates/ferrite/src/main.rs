@@ -128,6 +128,7 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         kernel,
         engine: args.engine,
         jit_dump: if args.jit_dump { Some(Box::new(std::io::stderr())) } else { None },
+        deterministic: args.deterministic,
     };
     let mut machine = Machine::new(config).map_err(|e| match (e, &args.kernel) {
         (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
