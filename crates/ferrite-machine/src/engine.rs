@@ -18,9 +18,10 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// The engine a run uses when none is chosen: the interpreter, until the translator
-    /// passes the differential test on every project ROM and kernel.
-    pub const DEFAULT: Engine = Engine::Interp;
+    /// The engine a run uses when none is chosen: the translator on x86-64 hosts (it
+    /// passes the differential test on every project ROM and kernel), else the
+    /// interpreter.
+    pub const DEFAULT: Engine = if cfg!(target_arch = "x86_64") { Engine::Jit } else { Engine::Interp };
 
     /// The name the CLI uses.
     pub fn name(self) -> &'static str {

@@ -10,7 +10,7 @@ pub const EXIT_STATUS_HELP: &str = "\
 Exit status (the run ends with one line on stderr:
 `ferrite: stopped: REASON at CS:EIP insns=N post=0xNN`):
   (V<<1)|1  exit-port     the guest wrote V to port 0xF4 (isa-debug-exit; low 8 bits, always odd)
-  0         halted        HLT with interrupts off, or with no interrupt source to wake the CPU
+  0         halted        HLT with interrupts off, or with no timer armed and no input to wake it
   0         poweroff      the guest switched the machine off (ACPI PM1a_CNT at 0x604: SLP_EN, SLP_TYP 0)
   4         triple-fault  the CPU shut down and --no-reboot was given (else the machine resets)
   124       max-insns     the --max-insns budget ran out
@@ -81,9 +81,9 @@ pub struct RunArgs {
           default_value_t = DEFAULT_RAM_MIB, value_parser = parse_ram_mib)]
     pub ram_mib: u32,
 
-    /// Execution engine: `interp` (the interpreter) or `jit` (the binary translator,
-    /// x86-64 hosts; it hands what it does not translate to the interpreter)
-    #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = parse_engine)]
+    /// Execution engine: `jit` (the binary translator, the default on x86-64 hosts; it hands
+    /// what it does not translate to the interpreter) or `interp` (the interpreter)
+    #[arg(long, value_name = "ENGINE", default_value = Engine::DEFAULT.name(), value_parser = parse_engine)]
     pub engine: Engine,
 
     /// With `--engine jit`: print the guest and host code of every translated block on stderr

@@ -164,6 +164,18 @@ fn test_stats_prints_engine_and_mmu_counters() {
 }
 
 #[test]
+fn test_both_engines_run_the_demo_alike_and_jit_stats_and_dump() {
+    let interp = ferrite(&["run", "--engine", "interp"]);
+    let jit = ferrite(&["run", "--engine", "jit", "--stats", "--jit-dump"]);
+    assert_no_panic(&jit);
+    assert_eq!(stdout(&interp), stdout(&jit));
+    assert_eq!(summary(&interp), summary(&jit));
+    let err = stderr(&jit);
+    assert!(err.contains("ferrite: stats: jit blocks-translated="), "{err}");
+    assert!(err.contains("jit: block phys=") && err.contains("  guest ") && err.contains("  host "), "{err}");
+}
+
+#[test]
 fn test_accepted_options() {
     let o = ferrite(&[
         "run",
@@ -226,8 +238,7 @@ fn test_usage_errors_are_one_line_with_status_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["run", "--frobnicate"], "unexpected argument '--frobnicate'"),
         (&["bogus"], "unrecognized subcommand 'bogus'"),
-        (&["run", "--engine", "jit"], "translator"),
-        (&["run", "--engine", "qemu"], "only engine is 'interp'"),
+        (&["run", "--engine", "qemu"], "expected 'interp' or 'jit'"),
         (&["run", "-m", "0"], "1..=3584 MiB"),
         (&["run", "-m", "4096"], "1..=3584 MiB"),
         (&["run", "--display", "window"], "platform"),
