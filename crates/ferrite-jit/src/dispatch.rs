@@ -72,10 +72,8 @@ impl Jit {
             self.stats.block_runs += 1;
             left = left.saturating_sub(cpu.insns.wrapping_sub(before));
             match self.ctx.exit_reason {
-                r if r == ExitReason::Branch as u32 => {
-                    if self.chaining && self.ctx.exit_site != NO_SITE {
-                        chain_from = Some(self.ctx.exit_site as usize);
-                    }
+                r if r == ExitReason::Branch as u32 && self.chaining && self.ctx.exit_site != NO_SITE => {
+                    chain_from = Some(self.ctx.exit_site as usize);
                 }
                 r if r == ExitReason::Interpret as u32 => {
                     if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
@@ -157,19 +155,14 @@ impl Jit {
         };
         let planned = if code_ok { translate::decode_block(mem, &spec) } else { None };
         let mut block = Block { key, entry: None, guest_len: 0, page, exits: Vec::new(), incoming: Vec::new() };
-        if let Some(insns) = planned {
-            match self.emit(&insns, &spec) {
-                Some((at, t)) => {
-                    block.entry = Some(at);
-                    block.guest_len = insns.len() as u32;
-                    block.exits = t.exits;
-                    self.stats.blocks_translated += 1;
-                    self.stats.guest_insns_translated += insns.len() as u64;
-                    if let Some(out) = self.dump.as_mut() {
-                        crate::dump::write_block(out.as_mut(), &key, &t.guest, self.buf.base() + at, &t.code);
-                    }
-                }
-                None => {}
+        if let Some((insns, (at, t))) = planned.and_then(|insns| self.emit(&insns, &spec).map(|e| (insns, e))) {
+            block.entry = Some(at);
+            block.guest_len = insns.len() as u32;
+            block.exits = t.exits;
+            self.stats.blocks_translated += 1;
+            self.stats.guest_insns_translated += insns.len() as u64;
+            if let Some(out) = self.dump.as_mut() {
+                crate::dump::write_block(out.as_mut(), &key, &t.guest, self.buf.base() + at, &t.code);
             }
         }
         if page.is_some() {

@@ -351,14 +351,14 @@ fn plan_native(ins: &Instruction) -> Option<Kind> {
     let seg = ins.memory_segment();
     let seg = seg.number();
     let write = m == 0 && !matches!(ins.mnemonic(), Mnemonic::Cmp | Mnemonic::Test);
-    host = rewrite_memory(&host, m)?;
+    host = rewrite_memory(&host)?;
     crate::emit::encode_bytes(&host).ok()?;
     Some(Kind::Native { host, mem: Some(Access { seg, size, write }) })
 }
 
 /// The instruction with its memory operand replaced by `[R8]` (moffs forms become ModRM
 /// forms, which can take a base register).
-fn rewrite_memory(ins: &Instruction, m: u32) -> Option<Instruction> {
+fn rewrite_memory(ins: &Instruction) -> Option<Instruction> {
     let r8 = iced_x86::MemoryOperand::with_base(Register::R8);
     let moffs = match ins.code() {
         Code::Mov_AL_moffs8 => Some((Code::Mov_r8_rm8, true)),
@@ -373,7 +373,6 @@ fn rewrite_memory(ins: &Instruction, m: u32) -> Option<Instruction> {
         let reg = if load { ins.op0_register() } else { ins.op1_register() };
         return if load { Instruction::with2(code, reg, r8).ok() } else { Instruction::with2(code, r8, reg).ok() };
     }
-    let _ = m;
     let mut host = *ins;
     host.set_memory_base(Register::R8);
     host.set_memory_index(Register::None);

@@ -2,6 +2,9 @@
 //! run the flag-liveness pass, and emit host code (main path first, then the out-of-line
 //! budget exit, slow paths and exit stubs).
 
+// `dynasm!` converts dynamic register numbers with `.into()`, which clippy flags.
+#![allow(clippy::useless_conversion)]
+
 use crate::ctx::{off, ExitReason};
 use crate::emit::{self, Access, Asm, FlagsAt, ProbeMode};
 use crate::plan::{self, Kind, PlanMode, PushSrc};
