@@ -468,12 +468,8 @@ impl<I: IrqLine> I8042<I> {
             CMD_A20_OFF => self.state.output_port &= !OUT_A20,
             CMD_A20_ON => self.state.output_port |= OUT_A20,
             CMD_READ_TEST => self.reply(0),
-            c if c & 0xF0 == CMD_PULSE => {
-                // Pulse the output-port bits whose mask bit is 0; bit 0 is the reset line.
-                if c & OUT_RESET == 0 {
-                    self.state.reset_request = true;
-                }
-            }
+            // Pulse the output-port bits whose mask bit is 0; bit 0 is the reset line.
+            c if c & 0xF0 == CMD_PULSE && c & OUT_RESET == 0 => self.state.reset_request = true,
             _ => {}
         }
     }

@@ -237,7 +237,7 @@ impl<I: IrqLine> Rtc<I> {
         if self.reg(REG_B) & B_DM_BINARY != 0 {
             v
         } else {
-            (v / 10) << 4 | v % 10
+            ((v / 10) << 4) | (v % 10)
         }
     }
 
