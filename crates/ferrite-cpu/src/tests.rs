@@ -147,3 +147,24 @@ fn test_self_modifying_code_is_seen() {
     let (cpu, _) = run_real(&c);
     assert_eq!(cpu.gpr[0] & 0xFF, 0x42);
 }
+
+#[test]
+fn test_decode_cache_follows_the_a20_gate() {
+    let mut mem = PhysMem::new(2 << 20).unwrap();
+    mem.write_bytes(0x10_0000, &[0xB0, 0x01, HLT]); // mov al,1 ; hlt (above 1 MiB)
+    mem.write_bytes(0x0, &[0xB0, 0x02, HLT]); // mov al,2 ; hlt (its A20-off alias)
+    let mut cpu = Cpu::new();
+    for s in SegReg::ALL {
+        cpu.load_seg_real(s, 0);
+    }
+    cpu.load_seg_real(SegReg::Cs, 0xFFFF);
+    cpu.gpr[4] = 0x8000;
+    cpu.eip = 0x10;
+    assert_eq!(cpu.run(&mut mem, &mut NullBus, 10), RunExit::Halted);
+    assert_eq!(cpu.gpr[0] & 0xFF, 1);
+    mem.set_a20(false);
+    cpu.halted = false;
+    cpu.eip = 0x10;
+    assert_eq!(cpu.run(&mut mem, &mut NullBus, 10), RunExit::Halted);
+    assert_eq!(cpu.gpr[0] & 0xFF, 2, "FFFF:0010 wraps to 0 with A20 closed");
+}

@@ -199,7 +199,8 @@ impl Exec<'_> {
     fn block_at_pc(&mut self) -> Result<Rc<Block>, Fault> {
         let code32 = self.cpu.code32();
         let lin = self.linear(SegReg::Cs, self.cpu.eip, 1, Access::Execute)?;
-        let phys = self.translate(lin, Access::Execute)?;
+        // Key by the address the bus really decodes: with A20 closed, 1 MiB aliases 0.
+        let phys = self.translate(lin, Access::Execute)? & self.mem.a20_mask();
         if let Some(b) = self.cpu.cache.get(phys, code32) {
             return Ok(b);
         }
