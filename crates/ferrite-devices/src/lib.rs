@@ -28,6 +28,7 @@ use std::ops::RangeInclusive;
 pub mod acpi_pm;
 pub mod debugcon;
 pub mod exit_port;
+pub mod fpu_error;
 pub mod fw_cfg;
 pub mod i8042;
 pub mod pic;

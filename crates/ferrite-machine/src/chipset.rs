@@ -7,7 +7,8 @@
 //!   two looks, and the PIC's edge detection must still see it). Other board devices drive
 //!   [`crate::irq::IrqLines`]; [`Chipset::sync_irqs`] feeds both into the PIC pair, whose
 //!   INT output is the CPU's INTR pin. PIT counter 0 → IRQ 0, 8042 → IRQ 1 and 12, RTC →
-//!   IRQ 8.
+//!   IRQ 8, the x87's FERR# (which the machine reads off the CPU between slices) → the
+//!   coprocessor-error latch → IRQ 13, cleared by a write to port 0xF0.
 //! - **Time.** The machine hands the virtual time to [`Chipset::set_now`] between slices
 //!   and asks [`Chipset::next_deadline`] how long the next slice may run. A read of a
 //!   time-dependent port (PIT, 0x61, RTC) asks the CPU to return to the run loop after the
@@ -15,7 +16,8 @@
 //! - **A20 and reset.** The 8042's output port and port 0x92 are ORed into the A20 gate;
 //!   either one's reset request becomes a machine reset. Both are flags the run loop takes.
 
-use crate::irq::{IRQ_KEYBOARD, IRQ_MOUSE, IRQ_PIT, IRQ_RTC, ISA_IRQ_COUNT};
+use crate::irq::{IRQ_FPU, IRQ_KEYBOARD, IRQ_MOUSE, IRQ_PIT, IRQ_RTC, ISA_IRQ_COUNT};
+use ferrite_devices::fpu_error::{FpuErrorLatch, FPU_CLEAR_BUSY, FPU_RESET};
 use ferrite_devices::i8042::{I8042, KBC_CMD, KBC_DATA};
 use ferrite_devices::pic::{DualPic, ELCR_MASTER, ELCR_SLAVE, MASTER_CMD, MASTER_DATA, SLAVE_CMD, SLAVE_DATA};
 use ferrite_devices::pit::{Pit, PIT_CONTROL, PIT_COUNTER0, PORT_B};
@@ -65,6 +67,8 @@ pub struct Chipset {
     pub kbc: I8042<ChipIrq>,
     /// Port 0x92.
     pub port92: Port92,
+    /// FERR# → IRQ 13, acknowledged through port 0xF0.
+    pub fpu_error: FpuErrorLatch<ChipIrq>,
     pins: Arc<AtomicU32>,
     /// The line levels last given to the PIC.
     synced: u16,
@@ -97,6 +101,7 @@ impl Chipset {
             rtc,
             kbc: I8042::new(line(IRQ_KEYBOARD), line(IRQ_MOUSE)),
             port92: Port92::new(),
+            fpu_error: FpuErrorLatch::new(line(IRQ_FPU)),
             pins,
             synced: 0,
             now_ns: 0,
@@ -208,6 +213,7 @@ impl Chipset {
             RTC_INDEX | RTC_DATA => &mut self.rtc,
             KBC_DATA | KBC_CMD => &mut self.kbc,
             PORT92 => &mut self.port92,
+            FPU_CLEAR_BUSY | FPU_RESET => &mut self.fpu_error,
             _ => return None,
         })
     }
@@ -229,6 +235,7 @@ impl PortDevice for Chipset {
             PORT92..=PORT92,
             SLAVE_CMD..=SLAVE_DATA,
             ELCR_MASTER..=ELCR_SLAVE,
+            FPU_CLEAR_BUSY..=FPU_RESET,
         ]
     }
 

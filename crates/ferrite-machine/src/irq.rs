@@ -23,6 +23,8 @@ pub const IRQ_RTC: u8 = 8;
 pub const IRQ_ACPI_SCI: u8 = 9;
 /// IRQ 12: the keyboard controller's mouse port.
 pub const IRQ_MOUSE: u8 = 12;
+/// IRQ 13: the x87 error (FERR#) through the coprocessor-error latch.
+pub const IRQ_FPU: u8 = 13;
 /// ISA IRQ lines (two cascaded 8259As).
 pub const ISA_IRQ_COUNT: u8 = 16;
 

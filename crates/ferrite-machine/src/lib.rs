@@ -320,6 +320,7 @@ impl Machine {
         let retired = self.cpu.insns.wrapping_sub(before);
         let now = self.clock.now(self.cpu.insns);
         self.board.chipset.set_now(now);
+        self.board.chipset.fpu_error.set_ferr(self.cpu.ferr_pending());
         // Every slice uses at least one unit of budget so a guest that makes no
         // progress (e.g. resets in a loop) still reaches the limit.
         self.budget_used += match exit {
