@@ -88,7 +88,7 @@ pub(crate) fn sign_extend(v: u32, size: u8) -> u32 {
 pub(crate) fn szp(result: u32, size: u8) -> u32 {
     let r = result & size_mask(size);
     let mut f = 0;
-    if (r as u8).count_ones() % 2 == 0 {
+    if (r as u8).count_ones().is_multiple_of(2) {
         f |= Flags::PF;
     }
     if r == 0 {

@@ -124,12 +124,13 @@ impl Exec<'_> {
             self.phys_write(p, size, value);
             return Ok(());
         }
+        // Translate every byte's page before any byte lands, so a fault commits nothing.
         let mut phys = [0u32; 4];
-        for i in 0..size as usize {
-            phys[i] = self.translate(lin.wrapping_add(i as u32), Access::Write)?;
+        for (i, p) in phys.iter_mut().enumerate().take(size as usize) {
+            *p = self.translate(lin.wrapping_add(i as u32), Access::Write)?;
         }
-        for i in 0..size as usize {
-            self.phys_write(phys[i], 1, value >> (8 * i));
+        for (i, p) in phys.iter().enumerate().take(size as usize) {
+            self.phys_write(*p, 1, value >> (8 * i));
         }
         Ok(())
     }
@@ -247,7 +248,7 @@ mod tests {
     fn test_alignment_check_needs_both_am_and_ac() {
         for (am, ac) in [(true, false), (false, true)] {
             let cpu = run_cpl3(&ALIGNED_THEN_MISALIGNED, am, ac);
-            assert!(cpu.last_fault.map_or(true, |f| f.fault.vector != 17), "am={am} ac={ac}");
+            assert!(cpu.last_fault.is_none_or(|f| f.fault.vector != 17), "am={am} ac={ac}");
         }
     }
 }

@@ -20,7 +20,7 @@ impl Rng {
         (self.next() >> 32) as u32
     }
     fn chance(&mut self, one_in: u64) -> bool {
-        self.next() % one_in == 0
+        self.next().is_multiple_of(one_in)
     }
 }
 

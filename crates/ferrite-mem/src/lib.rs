@@ -20,7 +20,7 @@
 use std::fmt;
 
 mod map;
-pub use map::{MmioId, Target};
+pub use map::{pam_segment_range, MmioId, PamMode, Target, PAM_END, PAM_SEGMENTS, PAM_START};
 
 /// Size of a guest page, the granularity of code tracking and of the soft TLB.
 pub const PAGE_SIZE: u32 = 4096;
@@ -104,7 +104,7 @@ impl fmt::Debug for PhysMem {
 impl PhysMem {
     /// Creates `ram_bytes` of zeroed guest RAM with no ROM and no MMIO holes, A20 enabled.
     pub fn new(ram_bytes: usize) -> Result<Self, MemError> {
-        if ram_bytes == 0 || ram_bytes % PAGE_SIZE as usize != 0 || ram_bytes > MAX_RAM {
+        if ram_bytes == 0 || !ram_bytes.is_multiple_of(PAGE_SIZE as usize) || ram_bytes > MAX_RAM {
             return Err(MemError::BadRamSize(ram_bytes));
         }
         let ram = memmap2::MmapOptions::new()
@@ -139,12 +139,12 @@ impl PhysMem {
     fn refresh_page_access(&mut self) {
         let ram_pages = (self.ram_size >> PAGE_SHIFT) as usize;
         for page in 0..ram_pages {
-            let plain = self.map.page_is_plain_ram(page as u32, self.ram_size);
+            let (read, write) = self.map.page_ram_access(page as u32, self.ram_size);
             let code = self.code_pages[page / 64] & (1 << (page % 64)) != 0;
-            self.page_access[page] = match (plain, code) {
+            self.page_access[page] = match (read, write && !code) {
                 (false, _) => 0,
-                (true, true) => PAGE_FAST_READ,
-                (true, false) => PAGE_FAST_READ | PAGE_FAST_WRITE,
+                (true, false) => PAGE_FAST_READ,
+                (true, true) => PAGE_FAST_READ | PAGE_FAST_WRITE,
             };
         }
     }
@@ -173,6 +173,34 @@ impl PhysMem {
         Ok(())
     }
 
+    /// Sets how PAM segment `seg` (0..[`PAM_SEGMENTS`], see [`pam_segment_range`]) of
+    /// 0xC0000..0x100000 decodes, as the chipset's PAM registers do: reads from RAM or
+    /// from the ROM (the default decode), writes to RAM or not. Every segment starts in
+    /// the default mode, which is the decode without shadowing. Code cached from the
+    /// segment is dropped (its pages are reported as written), since the bytes behind
+    /// its addresses may have changed. Segments out of range are ignored.
+    pub fn set_pam(&mut self, seg: usize, read_ram: bool, write_ram: bool) {
+        let mode = PamMode { read_ram, write_ram };
+        if seg >= PAM_SEGMENTS || self.map.pam(seg) == mode {
+            return;
+        }
+        self.map.set_pam(seg, mode);
+        let (start, end) = pam_segment_range(seg);
+        for page in (start >> PAGE_SHIFT)..(end >> PAGE_SHIFT) {
+            if page < self.ram_size >> PAGE_SHIFT {
+                let bit = 1u64 << (page % 64);
+                self.code_pages[page as usize / 64] &= !bit;
+            }
+            self.written_code_pages.push(page);
+        }
+        self.refresh_page_access();
+    }
+
+    /// How PAM segment `seg` decodes now.
+    pub fn pam(&self, seg: usize) -> PamMode {
+        self.map.pam(seg)
+    }
+
     /// Opens (`true`) or closes the A20 gate. Closed, address bit 20 reads as zero.
     pub fn set_a20(&mut self, enabled: bool) {
         self.a20_mask = if enabled { !0 } else { !(1 << 20) };
@@ -188,11 +216,19 @@ impl PhysMem {
         self.a20_mask
     }
 
-    /// Where a physical address lands, after the A20 gate.
+    /// Where a read of a physical address lands, after the A20 gate.
     #[inline]
     pub fn resolve(&self, addr: u32) -> Target {
         let addr = addr & self.a20_mask;
         self.map.resolve(addr, self.ram_size)
+    }
+
+    /// Where a write to a physical address lands, after the A20 gate: as a read except in
+    /// the PAM-shadowed range (see [`PhysMem::set_pam`]).
+    #[inline]
+    pub fn resolve_write(&self, addr: u32) -> Target {
+        let addr = addr & self.a20_mask;
+        self.map.resolve_write(addr, self.ram_size)
     }
 
     /// Reads one byte. MMIO and unmapped addresses read as 0xFF here; callers that route
@@ -209,7 +245,7 @@ impl PhysMem {
     /// Writes one byte. ROM, MMIO and unmapped addresses ignore the write here.
     #[inline]
     pub fn write_u8(&mut self, addr: u32, value: u8) {
-        if let Target::Ram(off) = self.resolve(addr) {
+        if let Target::Ram(off) = self.resolve_write(addr) {
             self.note_write(off);
             self.ram[off as usize] = value;
         }
@@ -250,7 +286,7 @@ impl PhysMem {
         if page_off + len > PAGE_SIZE as usize {
             return None;
         }
-        match self.resolve(addr) {
+        match self.resolve_write(addr) {
             Target::Ram(off) => {
                 self.note_write(off);
                 Some(&mut self.ram[off as usize..off as usize + len])

@@ -117,8 +117,8 @@ mod tests {
 
     #[test]
     fn test_dr7_masks() {
-        // DR0 execute (L0), DR1 write len 4 (G1), DR2 read/write len 2 (L2), DR3 disabled.
-        let dr7 = 0b01 | 0b10 << 2 | 0b01 << 4 | (0b00 << 16) | (0b1101 << 20) | (0b0111 << 24);
+        // DR0 execute (L0, R/W 00), DR1 write len 4 (G1), DR2 read/write len 2 (L2), DR3 disabled.
+        let dr7 = 0b01 | 0b10 << 2 | 0b01 << 4 | (0b1101 << 20) | (0b0111 << 24);
         let s = DebugState::from_dr7(dr7);
         assert_eq!(s.exec_mask, 0b0001);
         assert_eq!(s.write_mask, 0b0010);
