@@ -361,3 +361,34 @@ fn test_self_modifying_loop_drops_stale_translations() {
     assert_same_ram(&mem, &jmem, "self-modifying loop");
     assert!(jit.stats().blocks_invalidated > 0, "{}", jit.stats());
 }
+
+/// The CPU-bound 32-bit paged workload (`roms/multiboot_bench.asm`: CRC32, sieve,
+/// recursion, memcpy, matrix multiply, insertion sort) to its end on both engines: the
+/// same checksums, CPU state and RAM, and most of it translated.
+#[test]
+fn test_bench_kernel_runs_to_the_end_on_both_engines() {
+    let image = include_bytes!("../../../roms/bin/multiboot_bench.bin");
+    let run = |engine: Engine| {
+        let out = Shared::default();
+        let mut c = MachineConfig::new(include_bytes!("../../../roms/bin/demo.bin").to_vec());
+        c.kernel = Some(KernelBoot { image: image.to_vec(), cmdline: String::new(), module: None });
+        c.engine = engine;
+        c.debugcon = Some(Box::new(out.clone()));
+        c.max_insns = Some(2_000_000_000);
+        c.no_reboot = true;
+        let mut m = Machine::new(c).unwrap();
+        let summary = m.run().to_string();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        (m, summary, text)
+    };
+    let (a, sa, oa) = run(Engine::Interp);
+    let (b, sb, ob) = run(Engine::Jit);
+    assert!(sa.contains("exit-port"), "{sa}");
+    assert!(oa.starts_with("bench crc32="), "{oa}");
+    assert_eq!(sa, sb, "stop");
+    assert_eq!(oa, ob, "checksums");
+    assert_same_cpu(a.cpu(), b.cpu(), "bench kernel");
+    assert_same_ram(a.mem(), b.mem(), "bench kernel");
+    let stats = b.jit_stats().unwrap();
+    assert!(stats.interp_steps * 10 < b.cpu().insns, "mostly translated: {stats}");
+}
