@@ -22,6 +22,30 @@ pub(crate) enum ExitReason {
 /// One block exit that may later be patched into a direct jump (chaining).
 pub(crate) const NO_SITE: u32 = u32::MAX;
 
+/// Entries in the jump cache for indirect branches (a power of two).
+pub(crate) const JUMP_CACHE_ENTRIES: usize = 1024;
+/// A jump-cache entry's `mode_id` when it holds nothing.
+pub(crate) const JUMP_INVALID: u32 = u32::MAX;
+
+/// One jump-cache entry: where generated code for guest `eip` starts, valid while the
+/// branch runs under mode `mode_id` (CS base, CS limit, mode bits — see
+/// `Jit::mode_id`) and, with paging, while the target's linear page still maps to
+/// `phys_page`. The dispatcher fills entries after indirect branches and clears them all
+/// whenever any translation is dropped, so `host` always points at a live block.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub(crate) struct JumpEntry {
+    pub(crate) eip: u32,
+    pub(crate) mode_id: u32,
+    pub(crate) phys_page: u32,
+    pub(crate) _pad: u32,
+    pub(crate) host: u64,
+}
+
+impl JumpEntry {
+    pub(crate) const EMPTY: JumpEntry = JumpEntry { eip: 0, mode_id: JUMP_INVALID, phys_page: 0, _pad: 0, host: 0 };
+}
+
 /// Context for one call into generated code.
 #[derive(Debug)]
 #[repr(C)]
@@ -49,6 +73,8 @@ pub(crate) struct JitCtx {
     pub(crate) read_bound: [u64; 6],
     /// As `read_bound`, for writes (and read-modify-writes).
     pub(crate) write_bound: [u64; 6],
+    /// The jump cache for indirect branches, indexed by `eip % JUMP_CACHE_ENTRIES`.
+    pub(crate) jump_cache: [JumpEntry; JUMP_CACHE_ENTRIES],
 }
 
 impl JitCtx {
@@ -65,7 +91,13 @@ impl JitCtx {
             seg_base: [0; 6],
             read_bound: [0; 6],
             write_bound: [0; 6],
+            jump_cache: [JumpEntry::EMPTY; JUMP_CACHE_ENTRIES],
         }
+    }
+
+    /// Forgets every jump-cache entry (some translation is going away).
+    pub(crate) fn clear_jump_cache(&mut self) {
+        self.jump_cache.fill(JumpEntry::EMPTY);
     }
 
     /// Fills the memory fields from `mem` and the segment fields from `cpu`. Segments only
@@ -150,6 +182,8 @@ pub(crate) mod off {
     pub(crate) const TLB_READ_TAG: i32 = offset_of!(TlbEntry, read_tag) as i32;
     /// `TlbEntry::write_tag`.
     pub(crate) const TLB_WRITE_TAG: i32 = offset_of!(TlbEntry, write_tag) as i32;
+    /// `TlbEntry::exec_tag`.
+    pub(crate) const TLB_EXEC_TAG: i32 = offset_of!(TlbEntry, exec_tag) as i32;
     /// `TlbEntry::addend`.
     pub(crate) const TLB_ADDEND: i32 = offset_of!(TlbEntry, addend) as i32;
 
@@ -165,6 +199,16 @@ pub(crate) mod off {
     pub(crate) const EXIT_REASON: i32 = offset_of!(JitCtx, exit_reason) as i32;
     /// `JitCtx::exit_site`.
     pub(crate) const EXIT_SITE: i32 = offset_of!(JitCtx, exit_site) as i32;
+    /// `JitCtx::jump_cache[0]`.
+    pub(crate) const JUMP_CACHE: i32 = offset_of!(JitCtx, jump_cache) as i32;
+    /// Size of one jump-cache entry.
+    pub(crate) const JUMP_ENTRY_SIZE: usize = std::mem::size_of::<JumpEntry>();
+    /// `JumpEntry::mode_id`.
+    pub(crate) const JUMP_MODE: i32 = offset_of!(JumpEntry, mode_id) as i32;
+    /// `JumpEntry::phys_page`.
+    pub(crate) const JUMP_PHYS: i32 = offset_of!(JumpEntry, phys_page) as i32;
+    /// `JumpEntry::host`.
+    pub(crate) const JUMP_HOST: i32 = offset_of!(JumpEntry, host) as i32;
     /// `JitCtx::seg_base[s]`.
     pub(crate) fn seg_base(s: usize) -> i32 {
         (offset_of!(JitCtx, seg_base) + 4 * s) as i32

@@ -22,12 +22,16 @@ impl Jit {
     pub(crate) fn dispatch(&mut self, cpu: &mut Cpu, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
         let mut left = budget;
         let mut chain_from: Option<usize> = None;
+        // The last block left through an indirect branch: remember its target in the
+        // jump cache once it is found.
+        let mut indirect = false;
         while left > 0 {
             self.drain_code_writes(cpu, mem);
             let interrupt = cpu.eflags & Flags::IF != 0 && io.intr_pending();
             let found = if self.broken || interrupt || !can_translate(cpu) { None } else { self.find_block(cpu, mem) };
             let Some(idx) = found else {
                 chain_from = None;
+                indirect = false;
                 if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
                     return exit;
                 }
@@ -52,6 +56,9 @@ impl Jit {
             if let Some(site) = chain_from.take() {
                 self.chain(site, idx, entry);
             }
+            if std::mem::take(&mut indirect) && self.chaining {
+                self.remember_jump(idx, entry);
+            }
             self.ctx.load(cpu, mem);
             self.ctx.budget = left.min(i64::MAX as u64) as i64;
             self.ctx.exit_site = NO_SITE;
@@ -75,6 +82,7 @@ impl Jit {
                 r if r == ExitReason::Branch as u32 && self.chaining && self.ctx.exit_site != NO_SITE => {
                     chain_from = Some(self.ctx.exit_site as usize);
                 }
+                r if r == ExitReason::Branch as u32 => indirect = true,
                 r if r == ExitReason::Interpret as u32 => {
                     if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
                         return exit;
@@ -108,7 +116,11 @@ impl Jit {
         }
         for page in mem.take_written_code_pages() {
             cpu.invalidate_decoded_page(page);
-            for b in self.cache.remove_page(page) {
+            let removed = self.cache.remove_page(page);
+            if !removed.is_empty() {
+                self.ctx.clear_jump_cache();
+            }
+            for b in removed {
                 if b.entry.is_some() {
                     self.stats.blocks_invalidated += 1;
                 }
@@ -141,6 +153,8 @@ impl Jit {
             code32: key.mode & MODE_CODE32 != 0,
             plan: PlanMode { cs_limit: key.cs_limit, ss32: key.mode & MODE_SS32 != 0 },
             probe: ProbeMode { paging: key.mode & MODE_PAGING != 0, user: cpu.cpl() == 3 },
+            cs_base: key.cs_base,
+            mode_id: self.mode_id(&key),
         };
         let page = match mem.resolve(key.phys) {
             Target::Ram(off) => Some(off >> PAGE_SHIFT),
@@ -213,6 +227,28 @@ impl Jit {
         self.patch(exit.site, entry);
         self.cache.link(ExitSite { site: exit.site, stub: exit.stub }, to);
         self.stats.blocks_chained += 1;
+    }
+
+    /// The small number tagging jump-cache entries for blocks that run under `key`'s
+    /// CS base, CS limit and mode bits.
+    fn mode_id(&mut self, key: &Key) -> u32 {
+        let next = self.mode_ids.len() as u32;
+        *self.mode_ids.entry((key.cs_base, key.cs_limit, key.mode)).or_insert(next)
+    }
+
+    /// Enters block `idx` (at code-buffer offset `entry`) in the jump cache, reached by
+    /// an indirect branch at its EIP.
+    fn remember_jump(&mut self, idx: usize, entry: usize) {
+        let key = self.cache.block(idx).key;
+        let Some(&mode_id) = self.mode_ids.get(&(key.cs_base, key.cs_limit, key.mode)) else { return };
+        let slot = key.eip as usize % crate::ctx::JUMP_CACHE_ENTRIES;
+        self.ctx.jump_cache[slot] = crate::ctx::JumpEntry {
+            eip: key.eip,
+            mode_id,
+            phys_page: key.phys & !(PAGE_SIZE - 1),
+            _pad: 0,
+            host: (self.buf.base() + entry) as u64,
+        };
     }
 
     /// Rewrites the `jmp rel32` at `site` to go to code-buffer offset `target`.

@@ -106,6 +106,9 @@ pub struct Jit {
     entry_stub: usize,
     exit_stub: usize,
     cache: Cache,
+    /// Small numbers for the (CS base, CS limit, mode bits) triples blocks run under;
+    /// jump-cache entries are tagged with them.
+    mode_ids: hashbrown::HashMap<(u32, u32, u32), u32>,
     ctx: Box<JitCtx>,
     stats: JitStats,
     hot_threshold: u32,
@@ -143,6 +146,7 @@ impl Jit {
             entry_stub,
             exit_stub,
             cache: Cache::default(),
+            mode_ids: hashbrown::HashMap::new(),
             ctx: Box::new(JitCtx::new()),
             stats: JitStats::default(),
             hot_threshold: DEFAULT_HOT_THRESHOLD,
@@ -182,6 +186,7 @@ impl Jit {
     /// Drops every translation (after a machine reset or a bulk load into RAM).
     pub fn flush(&mut self) {
         self.cache.clear();
+        self.ctx.clear_jump_cache();
         self.buf.truncate(self.stubs_len);
         self.stats.flushes += 1;
     }

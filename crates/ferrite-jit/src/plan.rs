@@ -32,6 +32,8 @@ pub(crate) enum Kind {
     Call { target: u32, size: u32 },
     /// RET / RET imm16 (near): ends the block.
     Ret { size: u32, release: u32 },
+    /// LOOP rel with ECX as the counter (32-bit address size): ends the block.
+    Loop { target: u32 },
 }
 
 /// The value a PUSH stores.
@@ -46,7 +48,7 @@ pub(crate) enum PushSrc {
 impl Kind {
     /// Whether the instruction ends the block.
     pub(crate) fn ends_block(&self) -> bool {
-        matches!(self, Kind::Jcc { .. } | Kind::Jmp { .. } | Kind::Call { .. } | Kind::Ret { .. })
+        matches!(self, Kind::Jcc { .. } | Kind::Jmp { .. } | Kind::Call { .. } | Kind::Ret { .. } | Kind::Loop { .. })
     }
 }
 
@@ -80,7 +82,7 @@ fn eflags_of(bits: u32) -> u32 {
 pub(crate) fn flags_rw(ins: &Instruction, kind: &Kind) -> (u32, u32) {
     match kind {
         Kind::Native { .. } => {
-            if is_shift(ins) && shift_count(ins) == 0 {
+            if (is_shift(ins) || is_rotate(ins)) && shift_count(ins) == 0 {
                 return (0, 0);
             }
             (eflags_of(ins.rflags_read()), eflags_of(ins.rflags_modified()))
@@ -99,11 +101,21 @@ pub(crate) fn host_divergent_flags(ins: &Instruction) -> u32 {
         let count = shift_count(ins);
         return if count > 1 { F::AF | F::OF } else { F::AF };
     }
+    if is_rotate(ins) {
+        return if shift_count(ins) > 1 { F::OF } else { 0 };
+    }
+    if matches!(ins.mnemonic(), Mnemonic::Imul | Mnemonic::Mul) {
+        return F::SF | F::ZF | F::AF | F::PF;
+    }
     0
 }
 
 fn is_shift(ins: &Instruction) -> bool {
     matches!(ins.mnemonic(), Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar)
+}
+
+fn is_rotate(ins: &Instruction) -> bool {
+    matches!(ins.mnemonic(), Mnemonic::Rol | Mnemonic::Ror)
 }
 
 /// The masked count of a shift by immediate or by 1.
@@ -143,6 +155,9 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
             Some(Kind::Jcc { cond: ins.condition_code(), target })
         }
         M::Jmp => Some(Kind::Jmp { target: near_target(ins, mode)? }),
+        M::Loop if matches!(ins.code(), Code::Loop_rel8_32_ECX | Code::Loop_rel8_16_ECX) => {
+            Some(Kind::Loop { target: near_target(ins, mode)? })
+        }
         M::Call => {
             let size = match ins.code() {
                 Code::Call_rel16 => 2,
@@ -200,6 +215,10 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         | M::Sal
         | M::Shr
         | M::Sar
+        | M::Rol
+        | M::Ror
+        | M::Imul
+        | M::Mul
         | M::Clc
         | M::Stc
         | M::Cmc
@@ -328,10 +347,11 @@ fn plan_native(ins: &Instruction) -> Option<Kind> {
         c => c,
     };
     host.set_code(code);
-    if is_shift(ins) && shift_count(ins) == 0 {
+    let shift_like = is_shift(ins) || is_rotate(ins);
+    if shift_like && shift_count(ins) == 0 {
         return None; // a zero count still reads a memory operand; rare, leave it
     }
-    if is_shift(ins) && shift_count(ins) >= ins.op0_register().size().max(ins.memory_size().size()) as u32 * 8 {
+    if shift_like && shift_count(ins) >= ins.op0_register().size().max(ins.memory_size().size()) as u32 * 8 {
         return None; // CF is undefined on the host for counts past the width
     }
     if ins.mnemonic() == Mnemonic::Xchg && mem.is_some() {
@@ -350,7 +370,7 @@ fn plan_native(ins: &Instruction) -> Option<Kind> {
     }
     let seg = ins.memory_segment();
     let seg = seg.number();
-    let write = m == 0 && !matches!(ins.mnemonic(), Mnemonic::Cmp | Mnemonic::Test);
+    let write = m == 0 && !matches!(ins.mnemonic(), Mnemonic::Cmp | Mnemonic::Test | Mnemonic::Mul | Mnemonic::Imul);
     host = rewrite_memory(&host)?;
     crate::emit::encode_bytes(&host).ok()?;
     Some(Kind::Native { host, mem: Some(Access { seg, size, write }) })

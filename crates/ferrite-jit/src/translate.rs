@@ -32,6 +32,10 @@ pub(crate) struct BlockSpec {
     pub(crate) plan: PlanMode,
     /// Mode facts for probes.
     pub(crate) probe: ProbeMode,
+    /// CS base (for jump-cache lookups under paging).
+    pub(crate) cs_base: u32,
+    /// The block's mode id (CS base, CS limit, mode bits), for jump-cache lookups.
+    pub(crate) mode_id: u32,
 }
 
 /// A patchable block exit: a `jmp rel32` at `site` that initially goes to `stub`.
@@ -169,6 +173,20 @@ pub(crate) fn emit_block(
                 e.site_exit(*target);
                 ended = true;
             }
+            Kind::Loop { target } => {
+                // ECX -= 1 without touching flags; JRCXZ sees all of RCX, whose upper half
+                // is zero (the 32-bit LEA clears it).
+                let done = e.ops.new_dynamic_label();
+                dynasm!(e.ops
+                    ; .arch x64
+                    ; lea ecx, [rcx - 1]
+                    ; jrcxz =>done
+                );
+                e.branch_exit(i + 1, *target);
+                dynasm!(e.ops ; .arch x64 ; =>done);
+                e.branch_exit(i + 1, next_eip);
+                ended = true;
+            }
             Kind::Ret { size, release } => {
                 e.ret(*size, *release, i, eip);
                 ended = true;
@@ -289,9 +307,50 @@ impl Emitter {
         self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip });
         self.add_sp((size + release) as i32);
         emit::retire(&mut self.ops, i + 1);
+        dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], r9d);
+        self.jump_cache_lookup();
+    }
+
+    /// An indirect branch whose target EIP is in R9D (already in `cpu.eip`, flags
+    /// captured, instructions retired): jump straight to the target's translation when
+    /// the jump cache has it for this mode (and, with paging, the target's linear page
+    /// still maps to the same physical page), else return to the dispatcher.
+    fn jump_cache_lookup(&mut self) {
+        use crate::ctx::JUMP_CACHE_ENTRIES;
+        const _: () = assert!(off::JUMP_ENTRY_SIZE == 24, "the lookup scales the slot by 3 * 8");
+        let miss = self.ops.new_dynamic_label();
         dynasm!(self.ops
             ; .arch x64
-            ; mov DWORD [r15 + off::EIP], r9d
+            ; mov r8d, r9d
+            ; and r8d, (JUMP_CACHE_ENTRIES - 1) as i32
+            ; lea r8, [r8 + r8 * 2]
+            ; lea r8, [r13 + r8 * 8 + off::JUMP_CACHE]
+            ; cmp DWORD [r8], r9d
+            ; jne =>miss
+            ; cmp DWORD [r8 + off::JUMP_MODE], self.spec.mode_id as i32
+            ; jne =>miss
+        );
+        if self.spec.probe.paging {
+            let class = off::tlb_class(self.spec.probe.user);
+            dynasm!(self.ops
+                ; .arch x64
+                ; lea r10d, [r9 + self.spec.cs_base as i32]
+                ; mov r9d, r10d
+                ; shr r9d, 12
+                ; and r9d, (ferrite_cpu::soft_tlb::TLB_ENTRIES - 1) as i32
+                ; lea r9d, [r9 + r9 * 4]
+                ; and r10d, !0xFFFu32 as i32
+                ; cmp r10d, DWORD [r15 + r9 * 4 + class + off::TLB_EXEC_TAG]
+                ; jne =>miss
+                ; add r10d, DWORD [r15 + r9 * 4 + class + off::TLB_ADDEND]
+                ; cmp r10d, DWORD [r8 + off::JUMP_PHYS]
+                ; jne =>miss
+            );
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; jmp QWORD [r8 + off::JUMP_HOST]
+            ; =>miss
             ; mov DWORD [r13 + off::EXIT_REASON], ExitReason::Branch as i32
             ; mov DWORD [r13 + off::EXIT_SITE], crate::ctx::NO_SITE as i32
             ; jmp extern self.exit_stub

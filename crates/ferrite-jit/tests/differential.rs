@@ -151,7 +151,21 @@ fn random_insn32(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(ebx + disp);
     let m8 = byte_ptr(esi + disp);
     let imm = r.next() as u32;
-    match r.below(34) {
+    match r.below(42) {
+        34 => a.imul_2(d, s),
+        35 => a.imul_3(d, m32, imm as i32 >> 20),
+        36 => a.mul(m32),
+        37 => a.mul(m8),
+        38 => a.rol(d, 1 + r.below(31) as u32),
+        39 => a.ror(m32, 1u32),
+        40 => a.ror(r.pick(&dst8), 1 + r.below(7) as u32),
+        41 => {
+            let mut top = a.create_label();
+            a.mov(ecx, 1 + r.below(4) as u32)?;
+            a.set_label(&mut top)?;
+            a.add(r.pick(&[eax, edx, edi, ebp]), imm)?;
+            a.loop_(top)
+        }
         0 => a.add(d, s),
         1 => a.adc(d, m32),
         2 => a.sub(m32, d),
