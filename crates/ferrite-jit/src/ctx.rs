@@ -51,7 +51,9 @@ impl JumpEntry {
 #[repr(C)]
 pub(crate) struct JitCtx {
     /// Instructions blocks may still start; a block subtracts its length on entry and
-    /// leaves with [`ExitReason::Budget`] when that would go negative.
+    /// leaves with [`ExitReason::Budget`] (giving it back) when that goes negative; an
+    /// early exit gives back what it skipped. What the budget lost is what retired.
+    /// Always below 2^55 (see `emit::charge_budget`).
     pub(crate) budget: i64,
     /// Host address of guest physical address 0 (the RAM mapping).
     pub(crate) ram_base: *mut u8,
@@ -167,10 +169,6 @@ pub(crate) mod off {
     pub(crate) const EIP: i32 = offset_of!(Cpu, eip) as i32;
     /// `Cpu::eflags`.
     pub(crate) const EFLAGS: i32 = offset_of!(Cpu, eflags) as i32;
-    /// `Cpu::insns`.
-    pub(crate) const INSNS: i32 = offset_of!(Cpu, insns) as i32;
-    /// `Cpu::tsc`.
-    pub(crate) const TSC: i32 = offset_of!(Cpu, tsc) as i32;
     /// `Cpu::tlb.entries[class][0]`.
     pub(crate) fn tlb_class(user: bool) -> i32 {
         let class = std::mem::size_of::<TlbEntry>() * ferrite_cpu::soft_tlb::TLB_ENTRIES * user as usize;

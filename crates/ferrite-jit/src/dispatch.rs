@@ -60,9 +60,10 @@ impl Jit {
                 self.remember_jump(idx, entry);
             }
             self.ctx.load(cpu, mem);
-            self.ctx.budget = left.min(i64::MAX as u64) as i64;
+            // Below 2^55: the blocks' flag-free budget check relies on it (emit::charge_budget).
+            let charged = left.min(1 << 54) as i64;
+            self.ctx.budget = charged;
             self.ctx.exit_site = NO_SITE;
-            let before = cpu.insns;
             let base = self.buf.base();
             // SAFETY: `base + self.entry_stub` is the trampoline assembled by
             // `emit::stubs` at the start of the code buffer, which follows the sysv64
@@ -77,7 +78,12 @@ impl Jit {
                 f(cpu as *mut Cpu, &mut *self.ctx as *mut JitCtx, (base + entry) as *const u8);
             }
             self.stats.block_runs += 1;
-            left = left.saturating_sub(cpu.insns.wrapping_sub(before));
+            // Generated code charges the budget for what it runs and gives back what an
+            // early exit skips; the difference is what retired.
+            let retired = (charged - self.ctx.budget) as u64;
+            cpu.insns = cpu.insns.wrapping_add(retired);
+            cpu.tsc = cpu.tsc.wrapping_add(retired);
+            left = left.saturating_sub(retired);
             match self.ctx.exit_reason {
                 r if r == ExitReason::Branch as u32 && self.chaining && self.ctx.exit_site != NO_SITE => {
                     chain_from = Some(self.ctx.exit_site as usize);

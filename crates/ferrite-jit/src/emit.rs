@@ -97,27 +97,48 @@ pub(crate) fn capture_flags(ops: &mut Asm) {
     );
 }
 
-/// Loads the guest arithmetic flags from `cpu.eflags` into host EFLAGS. Every other host
-/// flag is left clear: DF and AC as the host ABI expects, TF never.
+/// Loads the guest arithmetic flags from `cpu.eflags` into host EFLAGS (clobbers R9).
+/// Every other host flag is left clear: DF and AC as the host ABI expects, TF never.
 pub(crate) fn load_flags(ops: &mut Asm) {
     dynasm!(ops
         ; .arch x64
-        ; mov r8d, DWORD [r15 + off::EFLAGS]
-        ; and r8d, ARITH as i32
-        ; push r8
+        ; mov r9d, DWORD [r15 + off::EFLAGS]
+        ; and r9d, ARITH as i32
+        ; push r9
         ; popfq
     );
 }
 
-/// Adds `n` retired instructions to `cpu.insns` and `cpu.tsc` (clobbers host flags).
-pub(crate) fn retire(ops: &mut Asm, n: u32) {
+/// Gives `n` instructions back to the budget: a block charges all of its instructions on
+/// entry, and the dispatcher counts what the budget lost as retired (`cpu.insns`,
+/// `cpu.tsc`), so an early exit returns what it did not run (clobbers host flags).
+pub(crate) fn unretire(ops: &mut Asm, n: u32) {
     if n > 0 {
-        dynasm!(ops
-            ; .arch x64
-            ; add QWORD [r15 + off::INSNS], n as i32
-            ; add QWORD [r15 + off::TSC], n as i32
-        );
+        dynasm!(ops ; .arch x64 ; add QWORD [r13 + off::BUDGET], n as i32);
     }
+}
+
+/// Block prologue: charge `n` instructions to the budget without touching host flags
+/// (which carry the guest's across chained blocks), leaving through `exhausted` when the
+/// budget goes negative. The budget is kept below 2^55 by the dispatcher, so its top byte
+/// is 0 when it is non-negative and 0xFF after going at most `n` below zero; `bswap` +
+/// `movzx` bring that byte down for `jrcxz`, the one flag-free conditional jump. Guest
+/// ECX is parked in R8 meanwhile; `exhausted` must restore it (`mov rcx, r8`).
+pub(crate) fn charge_budget(ops: &mut Asm, n: u32, exhausted: DynamicLabel) {
+    dynasm!(ops
+        ; .arch x64
+        ; mov r8, rcx
+        ; mov rcx, QWORD [r13 + off::BUDGET]
+        ; lea rcx, [rcx - n as i32]
+        ; mov QWORD [r13 + off::BUDGET], rcx
+        ; bswap rcx
+        ; movzx ecx, cl
+        ; jrcxz >ok
+        ; mov rcx, r8
+        ; jmp =>exhausted
+        ; ok:
+        ; mov rcx, r8
+    );
 }
 
 /// Leaves generated code: `cpu.eip = eip`, the reason, no chaining site.
@@ -243,8 +264,9 @@ pub(crate) fn probe(ops: &mut Asm, acc: Access, mode: ProbeMode, flags_live: boo
 }
 
 /// A slow path: leave generated code so the interpreter runs the instruction at
-/// `eip` (nothing of it has happened), after `retired` instructions of the block.
-pub(crate) fn slow_path(ops: &mut Asm, flags: FlagsAt, retired: u32, eip: u32, exit_stub: usize) {
+/// `eip` (nothing of it has happened), giving `unretired` instructions (it and the rest
+/// of the block) back to the budget.
+pub(crate) fn slow_path(ops: &mut Asm, flags: FlagsAt, unretired: u32, eip: u32, exit_stub: usize) {
     match flags {
         FlagsAt::Pushed => {
             dynasm!(ops ; .arch x64 ; popfq);
@@ -253,12 +275,14 @@ pub(crate) fn slow_path(ops: &mut Asm, flags: FlagsAt, retired: u32, eip: u32, e
         FlagsAt::Host => capture_flags(ops),
         FlagsAt::Captured => {}
     }
-    retire(ops, retired);
+    unretire(ops, unretired);
     exit_to(ops, eip, ExitReason::Interpret, exit_stub);
 }
 
 /// The fixed stubs at the start of the code buffer: the entry trampoline
-/// `extern "sysv64" fn(cpu, ctx, code)` and the common exit it returns through.
+/// `extern "sysv64" fn(cpu, ctx, code)`, which loads the guest registers and arithmetic
+/// flags (blocks expect the guest's flags in host EFLAGS on entry, as chained
+/// predecessors leave them), and the common exit it returns through.
 /// Returns (entry offset, exit offset) within the assembled bytes.
 pub(crate) fn stubs(ops: &mut Asm) -> (usize, usize) {
     let entry = ops.offset().0;
@@ -284,6 +308,10 @@ pub(crate) fn stubs(ops: &mut Asm) -> (usize, usize) {
         ; mov ebp, DWORD [r15 + off::gpr(5)]
         ; mov esi, DWORD [r15 + off::gpr(6)]
         ; mov edi, DWORD [r15 + off::gpr(7)]
+    );
+    load_flags(ops);
+    dynasm!(ops
+        ; .arch x64
         ; jmp r10
     );
     let exit = ops.offset().0;

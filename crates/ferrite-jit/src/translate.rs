@@ -123,12 +123,7 @@ pub(crate) fn emit_block(
     let live = plan::liveness(insns);
     let n = insns.len() as u32;
     let budget_exit = e.ops.new_dynamic_label();
-    dynasm!(e.ops
-        ; .arch x64
-        ; sub QWORD [r13 + off::BUDGET], n as i32
-        ; js =>budget_exit
-    );
-    emit::load_flags(&mut e.ops);
+    emit::charge_budget(&mut e.ops, n, budget_exit);
     let mut ended = false;
     let mut next_eip = spec.eip;
     for (i, (ins, kind)) in insns.iter().enumerate() {
@@ -157,19 +152,17 @@ pub(crate) fn emit_block(
             Kind::Jcc { cond, target } => {
                 let taken = e.ops.new_dynamic_label();
                 e.jcc(*cond, taken);
-                e.branch_exit(i + 1, next_eip);
+                e.site_exit(next_eip);
                 dynasm!(e.ops ; .arch x64 ; =>taken);
-                e.branch_exit(i + 1, *target);
+                e.site_exit(*target);
                 ended = true;
             }
             Kind::Jmp { target } => {
-                e.branch_exit(i + 1, *target);
+                e.site_exit(*target);
                 ended = true;
             }
             Kind::Call { target, size } => {
-                emit::capture_flags(&mut e.ops);
-                e.push(PushSrc::Imm(next_eip), *size, FlagsAt::Captured, i, eip);
-                emit::retire(&mut e.ops, i + 1);
+                e.push(PushSrc::Imm(next_eip), *size, flags, i, eip);
                 e.site_exit(*target);
                 ended = true;
             }
@@ -182,9 +175,9 @@ pub(crate) fn emit_block(
                     ; lea ecx, [rcx - 1]
                     ; jrcxz =>done
                 );
-                e.branch_exit(i + 1, *target);
+                e.site_exit(*target);
                 dynasm!(e.ops ; .arch x64 ; =>done);
-                e.branch_exit(i + 1, next_eip);
+                e.site_exit(next_eip);
                 ended = true;
             }
             Kind::Ret { size, release } => {
@@ -196,23 +189,23 @@ pub(crate) fn emit_block(
     if !ended {
         // The block stopped before an instruction it does not translate, at a page end or
         // at the length cap: leave with the next EIP (chainable).
-        e.branch_exit(n, next_eip);
+        e.site_exit(next_eip);
     }
-    // Out of line: the budget exit (flags were never loaded), slow paths, exit stubs.
-    dynasm!(e.ops
-        ; .arch x64
-        ; =>budget_exit
-        ; add QWORD [r13 + off::BUDGET], n as i32
-    );
+    // Out of line: the budget exit (nothing ran; the flags are the predecessor's), slow
+    // paths, exit stubs (which write the flags back for the dispatcher).
+    dynasm!(e.ops ; .arch x64 ; =>budget_exit);
+    emit::capture_flags(&mut e.ops);
+    emit::unretire(&mut e.ops, n);
     emit::exit_to(&mut e.ops, spec.eip, ExitReason::Budget, exit_stub);
     for s in std::mem::take(&mut e.slow) {
         dynasm!(e.ops ; .arch x64 ; =>s.label);
-        emit::slow_path(&mut e.ops, s.flags, s.retired, s.eip, exit_stub);
+        emit::slow_path(&mut e.ops, s.flags, n - s.retired, s.eip, exit_stub);
     }
     let mut exits = Vec::new();
     for (site, label) in std::mem::take(&mut e.sites) {
         let stub = at + e.ops.offset().0;
         dynasm!(e.ops ; .arch x64 ; =>label);
+        emit::capture_flags(&mut e.ops);
         dynasm!(e.ops
             ; .arch x64
             ; mov DWORD [r13 + off::EXIT_SITE], site as i32
@@ -306,7 +299,6 @@ impl Emitter {
         );
         self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip });
         self.add_sp((size + release) as i32);
-        emit::retire(&mut self.ops, i + 1);
         dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], r9d);
         self.jump_cache_lookup();
     }
@@ -347,6 +339,8 @@ impl Emitter {
                 ; jne =>miss
             );
         }
+        // Blocks expect the guest flags in host EFLAGS.
+        emit::load_flags(&mut self.ops);
         dynasm!(self.ops
             ; .arch x64
             ; jmp QWORD [r8 + off::JUMP_HOST]
@@ -388,15 +382,8 @@ impl Emitter {
         }
     }
 
-    /// Capture flags, retire `retired` instructions, and leave for `eip` through a
-    /// patchable site.
-    fn branch_exit(&mut self, retired: u32, eip: u32) {
-        emit::capture_flags(&mut self.ops);
-        emit::retire(&mut self.ops, retired);
-        self.site_exit(eip);
-    }
-
-    /// `cpu.eip = eip; jmp rel32` (to a stub until chained).
+    /// `cpu.eip = eip; jmp rel32` (to a stub until chained) with the guest flags in host
+    /// EFLAGS: a chained successor takes them from there, the stub writes them back.
     fn site_exit(&mut self, eip: u32) {
         let label = self.ops.new_dynamic_label();
         dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], eip as i32);
