@@ -112,3 +112,56 @@ fn test_page_access_table_tracks_ram_rom_mmio_and_code() {
     m.forget_code();
     assert_eq!(t(&m, 0x6000), PAGE_FAST_READ | PAGE_FAST_WRITE);
 }
+
+#[test]
+fn test_pam_default_keeps_rom_and_ram_decode() {
+    let mut m = PhysMem::new(2 << 20).unwrap();
+    let img = bios_image(128 * 1024);
+    m.load_bios(&img).unwrap();
+    assert_eq!(m.pam(0), PamMode::default());
+    assert_eq!(m.resolve(0xF0000), Target::Rom(0x10000));
+    assert_eq!(m.resolve_write(0xF0000), Target::Rom(0x10000));
+    m.write_u8(0xC0000, 0x11);
+    assert_eq!(m.read_u8(0xC0000), 0x11, "below the BIOS window the default decode is RAM");
+}
+
+#[test]
+fn test_pam_shadows_bios_then_write_protects() {
+    let mut m = PhysMem::new(2 << 20).unwrap();
+    let img = bios_image(64 * 1024);
+    m.load_bios(&img).unwrap();
+    // Write-only: reads still see the ROM while the copy goes to RAM.
+    m.set_pam(0, false, true);
+    m.write_u8(0xF1234, 0x5A);
+    assert_eq!(m.read_u8(0xF1234), img[0x1234]);
+    assert!(m.page_access_table()[0xF1] & PAGE_FAST_READ == 0);
+    // Read/write RAM: the copy shows, and the page is plain RAM for the fast paths.
+    m.set_pam(0, true, true);
+    assert_eq!(m.read_u8(0xF1234), 0x5A);
+    assert_eq!(m.page_access_table()[0xF1], PAGE_FAST_READ | PAGE_FAST_WRITE);
+    m.write_u8(0xF1234, 0x6B);
+    assert_eq!(m.read_u8(0xF1234), 0x6B);
+    // Read-only RAM: writes vanish.
+    m.set_pam(0, true, false);
+    m.write_u8(0xF1234, 0x7C);
+    assert_eq!(m.read_u8(0xF1234), 0x6B);
+    assert_eq!(m.page_access_table()[0xF1], PAGE_FAST_READ);
+    assert!(m.ram_slice_mut(0xF1234, 1).is_none());
+    // Back to the default: the ROM again; the high alias never changes.
+    m.set_pam(0, false, false);
+    assert_eq!(m.read_u8(0xF1234), img[0x1234]);
+    assert_eq!(m.read_u8(0xFFFF_0000 + 0x1234), img[0x1234]);
+}
+
+#[test]
+fn test_pam_change_reports_segment_pages_as_written() {
+    let mut m = PhysMem::new(2 << 20).unwrap();
+    m.take_written_code_pages();
+    m.set_pam(1, true, true); // 0xC0000..0xC4000
+    let pages = m.take_written_code_pages();
+    assert_eq!(pages, (0xC0..0xC4).collect::<Vec<u32>>());
+    m.set_pam(1, true, true);
+    assert!(!m.code_written(), "an unchanged mode reports nothing");
+    m.set_pam(99, true, true);
+    assert_eq!(pam_segment_range(12), (0xEC000, 0xF0000));
+}
