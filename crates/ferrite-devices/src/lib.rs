@@ -21,16 +21,29 @@
 //! - [`i8042::I8042`] — the keyboard controller with a PS/2 keyboard and mouse (0x60/0x64,
 //!   IRQ 1/12; A20 and CPU reset through its output port);
 //! - [`port92::Port92`] — fast A20 and reset (0x92).
+//!
+//! PCI and storage:
+//! - [`pci::PciBus`] — bus 0 with configuration mechanism #1 (0xCF8/0xCFC), and its
+//!   functions: [`pci::i440fx::I440fx`] (host bridge, PAM), [`pci::piix3::Piix3`] (ISA
+//!   bridge, PIRQ routing), [`pci::piix_ide::PiixIde`] (IDE with bus-master DMA);
+//! - [`ata::AtaChannel`] — an ATA channel with hard disks ([`ata_identify`]) and the ATAPI
+//!   CD-ROM ([`atapi`]); [`block::DiskImage`] — raw image files and snapshot overlays.
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
 
 pub mod acpi_pm;
+pub mod ata;
+pub mod ata_cmd;
+pub mod ata_identify;
+pub mod atapi;
+pub mod block;
 pub mod debugcon;
 pub mod exit_port;
 pub mod fpu_error;
 pub mod fw_cfg;
 pub mod i8042;
+pub mod pci;
 pub mod pic;
 pub mod pit;
 pub mod port92;
