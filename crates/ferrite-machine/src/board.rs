@@ -46,6 +46,8 @@ pub enum DeviceId {
     ResetControl,
     /// The PC chipset core: PIC pair, PIT and port 0x61, RTC/CMOS, 8042, port 0x92.
     Chipset,
+    /// PCI configuration mechanism #1 (0xCF8, 0xCFC-0xCFF).
+    Pci,
 }
 
 impl DeviceId {
@@ -61,6 +63,7 @@ impl DeviceId {
             DeviceId::AcpiPm => "ACPI PM block",
             DeviceId::ResetControl => "reset control",
             DeviceId::Chipset => "chipset (8259A pair, 8254, RTC, 8042, port 0x92)",
+            DeviceId::Pci => "PCI configuration ports",
         }
     }
 }
@@ -75,7 +78,7 @@ pub struct DeviceInfo {
 }
 
 /// Every device on the board, in port-map order.
-const ALL_DEVICES: [DeviceId; 9] = [
+const ALL_DEVICES: [DeviceId; 10] = [
     DeviceId::Debugcon,
     DeviceId::ExitPort,
     DeviceId::PostCode,
@@ -85,6 +88,7 @@ const ALL_DEVICES: [DeviceId; 9] = [
     DeviceId::AcpiPm,
     DeviceId::ResetControl,
     DeviceId::Chipset,
+    DeviceId::Pci,
 ];
 
 /// A request from a device that the run loop must act on (see [`Board::take_stop`]).
@@ -98,6 +102,8 @@ pub(crate) enum BoardStop {
     Reset,
     /// fw_cfg has a DMA transfer waiting for guest memory.
     FwCfgDma,
+    /// A PCI function needs the machine (PAM change, bus-master transfer).
+    Pci,
     /// The 8042 or port 0x92 opened (`true`) or closed the A20 gate.
     A20(bool),
 }
@@ -120,6 +126,8 @@ pub(crate) struct Board {
     pub(crate) irqs: IrqLines,
     /// The chipset core; its PIC pair drives the CPU's INTR pin.
     pub(crate) chipset: Chipset,
+    /// PCI bus 0 (i440FX, PIIX3, IDE); it also decodes the I/O ports nobody above claims.
+    pub(crate) pci: ferrite_devices::pci::PciBus,
     /// Host input for COM1 (read only while COM1 has room, so nothing is lost).
     serial_input: Option<Receiver<u8>>,
     trace: bool,
@@ -130,6 +138,7 @@ impl Board {
     /// Builds the board and its port map; refuses devices whose ports overlap.
     pub(crate) fn new(debugcon: Debugcon, exit: ExitPort, post: PostCode, trace: bool) -> Result<Self, MachineError> {
         let irqs = IrqLines::new();
+        let pci = crate::pci::build(&irqs);
         // The PM timer runs on host time from power-on until the board has a virtual clock.
         let power_on = Instant::now();
         let clock = Box::new(move || power_on.elapsed().as_nanos() as u64);
@@ -146,6 +155,7 @@ impl Board {
             irqs,
             chipset: Chipset::new(ferrite_devices::rtc::FIXED_EPOCH, 0),
             serial_input: None,
+            pci,
             trace,
             logged: vec![0; LOGGED_WORDS],
         };
@@ -171,6 +181,7 @@ impl Board {
             DeviceId::AcpiPm => &mut self.acpi,
             DeviceId::ResetControl => &mut self.reset,
             DeviceId::Chipset => &mut self.chipset,
+            DeviceId::Pci => &mut self.pci,
         }
     }
 
@@ -183,6 +194,8 @@ impl Board {
             Some(BoardStop::PowerOff)
         } else if self.reset.take_reset() || self.chipset.take_reset() {
             Some(BoardStop::Reset)
+        } else if self.pci.service_requested() {
+            Some(BoardStop::Pci)
         } else if let Some(a20) = self.chipset.take_a20_change() {
             Some(BoardStop::A20(a20))
         } else {
@@ -222,6 +235,9 @@ impl Board {
         self.debugcon.flush();
         self.com1.flush();
         self.com2.flush();
+        if let Err(e) = crate::pci::flush_drives(&mut self.pci) {
+            eprintln!("ferrite: warning: {e}");
+        }
     }
 
     /// The devices and their ports.
@@ -254,17 +270,24 @@ impl IoBus for Board {
     fn io_read(&mut self, port: u16, size: u8) -> u32 {
         match self.bus.lookup(port) {
             Some(id) => mask_to_size(self.device(id).read(port, size), size),
-            None => {
-                self.unclaimed(port, "read", size);
-                all_ones(size)
-            }
+            None => match self.pci.io_read(port, size) {
+                Some(v) => mask_to_size(v, size),
+                None => {
+                    self.unclaimed(port, "read", size);
+                    all_ones(size)
+                }
+            },
         }
     }
 
     fn io_write(&mut self, port: u16, size: u8, value: u32) {
         match self.bus.lookup(port) {
             Some(id) => self.device(id).write(port, size, mask_to_size(value, size)),
-            None => self.unclaimed(port, "write", size),
+            None => {
+                if !self.pci.io_write(port, size, mask_to_size(value, size)) {
+                    self.unclaimed(port, "write", size)
+                }
+            }
         }
     }
 
@@ -282,6 +305,7 @@ impl IoBus for Board {
             || self.acpi.poweroff_requested()
             || self.reset.reset_requested()
             || self.fw_cfg.dma_pending().is_some()
+            || self.pci.service_requested()
     }
 }
 
@@ -315,7 +339,7 @@ mod tests {
         let (mut b, _) = board(0x80).unwrap();
         assert_eq!(b.io_read(0x62, 1), 0xFF);
         assert_eq!(b.io_read(0x62, 2), 0xFFFF);
-        assert_eq!(b.io_read(0xCF8, 4), 0xFFFF_FFFF);
+        assert_eq!(b.io_read(0xCFA, 2), 0xFFFF, "0xCFA is neither PCI nor reset control");
         b.io_write(0x62, 1, 0);
         assert_eq!(b.io_read(0x62, 1), 0xFF);
     }
@@ -360,6 +384,22 @@ mod tests {
         assert_eq!(b.io_read(0x3FD, 1) & 0x03, 0, "no data, no overrun");
         drop(tx);
         b.pump_serial_input();
+    }
+
+    #[test]
+    fn test_board_pci_config_and_ide_ports() {
+        let (mut b, _) = board(0x80).unwrap();
+        b.io_write(0xCF8, 4, 0x8000_0000);
+        assert_eq!(b.io_read(0xCFC, 4), 0x1237_8086, "i440FX at 00:00.0");
+        b.io_write(0xCF8, 4, 0x8000_0900);
+        assert_eq!(b.io_read(0xCFC, 4), 0x7010_8086, "PIIX3 IDE at 00:01.1");
+        assert_eq!(b.io_read(0x1F7, 1), 0, "no drives: status 0");
+        b.io_write(0xCF9, 1, 0x06);
+        assert_eq!(b.take_stop(), Some(BoardStop::Reset), "0xCF9 still resets");
+        b.io_write(0xCF8, 4, 0x8000_0058);
+        b.io_write(0xCFD, 1, 0x30); // PAM0: 0xF0000 to RAM
+        assert!(b.stop_requested());
+        assert_eq!(b.take_stop(), Some(BoardStop::Pci));
     }
 
     #[test]

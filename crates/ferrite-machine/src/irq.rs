@@ -25,6 +25,10 @@ pub const IRQ_ACPI_SCI: u8 = 9;
 pub const IRQ_MOUSE: u8 = 12;
 /// IRQ 13: the x87 error (FERR#) through the coprocessor-error latch.
 pub const IRQ_FPU: u8 = 13;
+/// IRQ 14: the primary IDE channel.
+pub const IRQ_IDE_PRIMARY: u8 = 14;
+/// IRQ 15: the secondary IDE channel.
+pub const IRQ_IDE_SECONDARY: u8 = 15;
 /// ISA IRQ lines (two cascaded 8259As).
 pub const ISA_IRQ_COUNT: u8 = 16;
 

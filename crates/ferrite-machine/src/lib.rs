@@ -35,6 +35,7 @@ mod engine;
 pub mod boot;
 mod error;
 pub mod irq;
+pub mod pci;
 pub mod port_bus;
 mod summary;
 
@@ -178,6 +179,7 @@ impl Machine {
             Board::new(Debugcon::new(config.debugcon), ExitPort::new(), PostCode::new(config.post_port), config.trace)?;
         fill_fw_cfg(&mut board.fw_cfg, mem.ram_size());
         board.chipset = Chipset::new(rtc_start(config.deterministic), mem.ram_size() as u64);
+        pci::service(&mut board.pci, &mut mem);
         Ok(Machine {
             cpu,
             mem,
@@ -200,6 +202,17 @@ impl Machine {
     pub fn set_serial(&mut self, output: Option<Box<dyn Write + Send>>, input: Option<Receiver<u8>>) {
         self.board.com1.set_sink(output);
         self.board.set_serial_input(input);
+    }
+
+    /// Puts drives on the IDE controller: primary master (`--hda`), primary slave
+    /// (`--hdb`), secondary master (`--cdrom`), secondary slave.
+    pub fn attach_drives(&mut self, drives: [Option<ferrite_devices::ata_identify::Drive>; 4]) {
+        pci::attach_drives(&mut self.board.pci, &self.board.irqs, drives);
+    }
+
+    /// The PCI bus (to inspect or add functions).
+    pub fn pci_mut(&mut self) -> &mut ferrite_devices::pci::PciBus {
+        &mut self.board.pci
     }
 
     /// The levels of the ISA IRQ lines the devices drive (bit n = IRQ n).
@@ -263,6 +276,8 @@ impl Machine {
         self.runner.reset();
         self.mem.set_a20(true);
         self.board.chipset.reset();
+        self.board.pci.reset();
+        pci::service(&mut self.board.pci, &mut self.mem);
         if let Some(plan) = &self.boot {
             plan.apply(&mut self.cpu, &mut self.mem);
         }
@@ -356,6 +371,7 @@ impl Machine {
                 }
                 BoardStop::FwCfgDma => self.board.fw_cfg.run_dma(&mut GuestDma(&mut self.mem)),
                 BoardStop::A20(open) => self.mem.set_a20(open),
+                BoardStop::Pci => pci::service(&mut self.board.pci, &mut self.mem),
             }
         }
         None
@@ -414,7 +430,7 @@ fn fill_fw_cfg(fw_cfg: &mut ferrite_devices::fw_cfg::FwCfg, ram_bytes: u32) {
 }
 
 /// Guest RAM as fw_cfg's DMA sees it: transfers must lie wholly in RAM.
-struct GuestDma<'a>(&'a mut PhysMem);
+pub(crate) struct GuestDma<'a>(pub(crate) &'a mut PhysMem);
 
 impl GuestDma<'_> {
     fn in_ram(&self, addr: u64, len: usize) -> bool {

@@ -194,7 +194,8 @@ fn test_run_for_steps_and_stops_at_breakpoints() {
             "fw_cfg",
             "ACPI PM block",
             "reset control",
-            "chipset (8259A pair, 8254, RTC, 8042, port 0x92)"
+            "chipset (8259A pair, 8254, RTC, 8042, port 0x92)",
+            "PCI configuration ports"
         ]
     );
 }
