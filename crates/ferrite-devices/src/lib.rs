@@ -22,6 +22,9 @@
 //!   IRQ 1/12; A20 and CPU reset through its output port);
 //! - [`port92::Port92`] — fast A20 and reset (0x92).
 //!
+//! Display: [`vga::Vga`] — VGA (0x3B0–0x3DF, the 0xA0000 window) with the Bochs VBE
+//! interface (0x1CE/0x1CF) and linear framebuffer, rendering to an RGB [`vga::Frame`].
+//!
 //! PCI and storage:
 //! - [`pci::PciBus`] — bus 0 with configuration mechanism #1 (0xCF8/0xCFC), and its
 //!   functions: [`pci::i440fx::I440fx`] (host bridge, PAM), [`pci::piix3::Piix3`] (ISA
@@ -50,6 +53,7 @@ pub mod port92;
 pub mod post_code;
 pub mod rtc;
 pub mod uart16550;
+pub mod vga;
 
 /// A device that answers on I/O ports.
 ///
