@@ -279,6 +279,36 @@ pub(crate) fn slow_path(ops: &mut Asm, flags: FlagsAt, unretired: u32, eip: u32,
     exit_to(ops, eip, ExitReason::Interpret, exit_stub);
 }
 
+/// Stores the guest registers held in host registers into `cpu.gpr` (no flags touched).
+pub(crate) fn spill_gprs(ops: &mut Asm) {
+    dynasm!(ops
+        ; .arch x64
+        ; mov DWORD [r15 + off::gpr(0)], eax
+        ; mov DWORD [r15 + off::gpr(1)], ecx
+        ; mov DWORD [r15 + off::gpr(2)], edx
+        ; mov DWORD [r15 + off::gpr(3)], ebx
+        ; mov DWORD [r15 + off::gpr(4)], r12d
+        ; mov DWORD [r15 + off::gpr(5)], ebp
+        ; mov DWORD [r15 + off::gpr(6)], esi
+        ; mov DWORD [r15 + off::gpr(7)], edi
+    );
+}
+
+/// Loads the guest registers from `cpu.gpr` into their host registers (no flags touched).
+pub(crate) fn reload_gprs(ops: &mut Asm) {
+    dynasm!(ops
+        ; .arch x64
+        ; mov eax, DWORD [r15 + off::gpr(0)]
+        ; mov ecx, DWORD [r15 + off::gpr(1)]
+        ; mov edx, DWORD [r15 + off::gpr(2)]
+        ; mov ebx, DWORD [r15 + off::gpr(3)]
+        ; mov r12d, DWORD [r15 + off::gpr(4)]
+        ; mov ebp, DWORD [r15 + off::gpr(5)]
+        ; mov esi, DWORD [r15 + off::gpr(6)]
+        ; mov edi, DWORD [r15 + off::gpr(7)]
+    );
+}
+
 /// The fixed stubs at the start of the code buffer: the entry trampoline
 /// `extern "sysv64" fn(cpu, ctx, code)`, which loads the guest registers and arithmetic
 /// flags (blocks expect the guest's flags in host EFLAGS on entry, as chained

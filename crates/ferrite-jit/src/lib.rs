@@ -21,6 +21,7 @@ mod ctx;
 mod dispatch;
 mod dump;
 mod emit;
+mod helpers;
 mod plan;
 mod translate;
 

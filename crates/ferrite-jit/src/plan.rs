@@ -34,6 +34,9 @@ pub(crate) enum Kind {
     Ret { size: u32, release: u32 },
     /// LOOP rel with ECX as the counter (32-bit address size): ends the block.
     Loop { target: u32 },
+    /// REP MOVS / REP STOS with 32-bit addressing: one execution through
+    /// `helpers::rep_string` (descriptor `desc`), or the interpreter; ends the block.
+    RepString { desc: u32 },
 }
 
 /// The value a PUSH stores.
@@ -48,7 +51,15 @@ pub(crate) enum PushSrc {
 impl Kind {
     /// Whether the instruction ends the block.
     pub(crate) fn ends_block(&self) -> bool {
-        matches!(self, Kind::Jcc { .. } | Kind::Jmp { .. } | Kind::Call { .. } | Kind::Ret { .. } | Kind::Loop { .. })
+        matches!(
+            self,
+            Kind::Jcc { .. }
+                | Kind::Jmp { .. }
+                | Kind::Call { .. }
+                | Kind::Ret { .. }
+                | Kind::Loop { .. }
+                | Kind::RepString { .. }
+        )
     }
 }
 
@@ -130,6 +141,9 @@ fn shift_count(ins: &Instruction) -> u32 {
 /// Plans one decoded guest instruction; `None` means "not translated".
 pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
     use Mnemonic as M;
+    if let Some(k) = plan_rep_string(ins) {
+        return Some(k);
+    }
     if ins.has_lock_prefix() || ins.has_rep_prefix() || ins.has_repne_prefix() {
         return None;
     }
@@ -230,6 +244,26 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         m if is_setcc(m) || is_cmovcc(m) => plan_native(ins),
         _ => None,
     }
+}
+
+/// REP MOVS / REP STOS with 32-bit addressing.
+fn plan_rep_string(ins: &Instruction) -> Option<Kind> {
+    use crate::helpers::{DESC_SEG_SHIFT, DESC_STOS};
+    use Mnemonic as M;
+    if !ins.has_rep_prefix() || ins.has_lock_prefix() || ins.op0_kind() != OpKind::MemoryESEDI {
+        return None;
+    }
+    let (stos, size) = match ins.mnemonic() {
+        M::Movsb => (false, 1),
+        M::Movsw => (false, 2),
+        M::Movsd => (false, 4),
+        M::Stosb => (true, 1),
+        M::Stosw => (true, 2),
+        M::Stosd => (true, 4),
+        _ => return None,
+    };
+    let seg = if stos { 0 } else { ins.memory_segment().number() as u32 };
+    Some(Kind::RepString { desc: size | if stos { DESC_STOS } else { 0 } | seg << DESC_SEG_SHIFT })
 }
 
 fn is_setcc(m: Mnemonic) -> bool {

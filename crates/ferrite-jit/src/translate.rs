@@ -180,6 +180,10 @@ pub(crate) fn emit_block(
                 e.site_exit(next_eip);
                 ended = true;
             }
+            Kind::RepString { desc } => {
+                e.rep_string(*desc, i, eip, next_eip);
+                ended = true;
+            }
             Kind::Ret { size, release } => {
                 e.ret(*size, *release, i, eip);
                 ended = true;
@@ -349,6 +353,47 @@ impl Emitter {
             ; mov DWORD [r13 + off::EXIT_SITE], crate::ctx::NO_SITE as i32
             ; jmp extern self.exit_stub
         );
+    }
+
+    /// REP MOVS/STOS: one execution through `helpers::rep_string` with the guest
+    /// registers spilled; when it cannot take the fast path (or DF is set) the
+    /// interpreter runs the instruction. Afterwards the block goes on at the instruction
+    /// itself while ECX is not zero (the next slice), else at the next one.
+    fn rep_string(&mut self, desc: u32, i: u32, eip: u32, next_eip: u32) {
+        emit::capture_flags(&mut self.ops);
+        let slow = self.ops.new_dynamic_label();
+        self.slow.push(Slow { label: slow, flags: FlagsAt::Captured, retired: i, eip });
+        dynasm!(self.ops
+            ; .arch x64
+            ; test DWORD [r15 + off::EFLAGS], ferrite_cpu::Flags::DF as i32
+            ; jnz =>slow
+        );
+        emit::spill_gprs(&mut self.ops);
+        let helper = crate::helpers::rep_string as *const () as usize as i64;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r15
+            ; mov rsi, r13
+            ; mov edx, desc as i32
+            ; mov rax, QWORD helper
+            ; call rax
+            ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
+            ; mov r8d, eax
+        );
+        emit::reload_gprs(&mut self.ops);
+        let again = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; test r8d, r8d
+            ; jz =>slow
+            ; test ecx, ecx
+            ; jnz =>again
+        );
+        emit::load_flags(&mut self.ops);
+        self.site_exit(next_eip);
+        dynasm!(self.ops ; .arch x64 ; =>again);
+        emit::load_flags(&mut self.ops);
+        self.site_exit(eip);
     }
 
     /// R8D = the stack offset SP (or ESP).

@@ -151,7 +151,33 @@ fn random_insn32(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(ebx + disp);
     let m8 = byte_ptr(esi + disp);
     let imm = r.next() as u32;
-    match r.below(42) {
+    match r.below(44) {
+        42 | 43 => {
+            // REP MOVS/STOS, short, sometimes overlapping, sometimes backwards (DF set).
+            let k = r.below(24) as i32 - 8;
+            a.push(esi)?;
+            a.push(edi)?;
+            a.mov(esi, ebx)?;
+            a.lea(edi, dword_ptr(ebx + 16 + k))?;
+            a.mov(ecx, r.below(10) as u32)?;
+            let df = r.below(4) == 0;
+            if df {
+                a.std()?;
+            }
+            match (r.below(3), r.below(2) == 0) {
+                (0, true) => a.rep().movsb()?,
+                (1, true) => a.rep().movsw()?,
+                (_, true) => a.rep().movsd()?,
+                (0, false) => a.rep().stosb()?,
+                (1, false) => a.rep().stosw()?,
+                (_, false) => a.rep().stosd()?,
+            }
+            if df {
+                a.cld()?;
+            }
+            a.pop(edi)?;
+            a.pop(esi)
+        }
         34 => a.imul_2(d, s),
         35 => a.imul_3(d, m32, imm as i32 >> 20),
         36 => a.mul(m32),

@@ -1,0 +1,174 @@
+//! Procedures generated code calls (sysv64) with the guest registers spilled to
+//! `cpu.gpr`: the fast path of `REP MOVS` / `REP STOS`.
+//!
+//! `rep_string` does one execution of the instruction the way the interpreter does it
+//! (`ferrite_cpu` `interp::string`: at most `REP_ITERATION_CAP` elements, then the
+//! instruction runs again), but only when every element of that execution takes the same
+//! fast path as the inline probe — segment limits from the context, the soft TLB, the
+//! page-access table — and otherwise does nothing at all and returns 0, so the
+//! interpreter executes the instruction with full semantics (faults, MMIO, ROM,
+//! code-page writes, page crossings into slow pages). Either way the instruction counts
+//! once, as in the interpreter.
+
+use crate::ctx::JitCtx;
+use ferrite_cpu::soft_tlb::TLB_ENTRIES;
+use ferrite_cpu::{Cpu, Gpr};
+use ferrite_mem::{PAGE_FAST_READ, PAGE_FAST_WRITE, PAGE_SIZE};
+
+/// Elements one execution of a repeated string instruction handles at most; the same
+/// number as the interpreter's slice (`interp::string::REP_ITERATION_CAP`).
+pub(crate) const REP_SLICE: u32 = 4096;
+
+/// `desc` bits: operation (0 = MOVS, 1 = STOS).
+pub(crate) const DESC_STOS: u32 = 1 << 8;
+/// `desc` bits 0..8: element size (1, 2, 4); bits 16..24: MOVS source segment.
+pub(crate) const DESC_SEG_SHIFT: u32 = 16;
+
+/// CR0.PG.
+const CR0_PG: u32 = 1 << 31;
+/// ES.
+const ES: usize = 0;
+
+/// Host address ranges of one side of a string operation, page chunk by page chunk.
+struct Chunks {
+    /// (host address, bytes) per chunk; at most 5 pages for a 16 KiB slice.
+    parts: [(usize, usize); 6],
+    len: usize,
+}
+
+/// Resolves `bytes` bytes at segment `seg` offset `offset` to host ranges, or `None` when
+/// any part of it would need the interpreter.
+fn resolve(cpu: &Cpu, ctx: &JitCtx, seg: usize, offset: u32, bytes: u32, write: bool) -> Option<Chunks> {
+    let bound = if write { ctx.write_bound[seg] } else { ctx.read_bound[seg] };
+    if offset as u64 + bytes as u64 > bound {
+        return None;
+    }
+    let paging = cpu.cr0 & CR0_PG != 0;
+    let user = cpu.cpl() == 3;
+    let fast = if write { PAGE_FAST_WRITE } else { PAGE_FAST_READ };
+    let mut out = Chunks { parts: [(0, 0); 6], len: 0 };
+    let mut linear = ctx.seg_base[seg].wrapping_add(offset);
+    let mut left = bytes;
+    while left > 0 {
+        let in_page = (PAGE_SIZE - (linear & (PAGE_SIZE - 1))).min(left);
+        let page = linear & !(PAGE_SIZE - 1);
+        let phys = if paging {
+            let e = &cpu.tlb.entries[user as usize][(linear >> 12) as usize % TLB_ENTRIES];
+            let tag = if write { e.write_tag } else { e.read_tag };
+            if tag != page {
+                return None;
+            }
+            linear.wrapping_add(e.addend)
+        } else {
+            linear
+        } & ctx.a20_mask;
+        // SAFETY: the table has 2^20 entries (one per 4 KiB page of the 32-bit physical
+        // space) and `phys >> 12` is below 2^20; `ctx.page_access` was loaded from
+        // `PhysMem::page_access_table` for this run and the table is not resized while
+        // generated code runs.
+        let access = unsafe { *ctx.page_access.add((phys >> 12) as usize) };
+        if access & fast == 0 || out.len == out.parts.len() {
+            return None;
+        }
+        // The fast bit says the whole page is plain RAM inside the mapping, and the chunk
+        // stays within the page, so this range lies inside guest RAM.
+        out.parts[out.len] = (ctx.ram_base as usize + phys as usize, in_page as usize);
+        out.len += 1;
+        linear = linear.wrapping_add(in_page);
+        left -= in_page;
+    }
+    Some(out)
+}
+
+/// One execution of `REP MOVS`/`REP STOS` (32-bit addressing, DF clear — the caller
+/// checks DF) on the fast path; returns 1 when done, 0 when nothing was done and the
+/// interpreter must run it.
+///
+/// # Safety
+/// `cpu` and `ctx` point to the live `Cpu` and `JitCtx` of the current run (generated
+/// code passes R15 and R13), with no Rust reference to either in use.
+pub(crate) unsafe extern "sysv64" fn rep_string(cpu: *mut Cpu, ctx: *const JitCtx, desc: u32) -> u32 {
+    // SAFETY: the caller's contract.
+    let (cpu, ctx) = unsafe { (&mut *cpu, &*ctx) };
+    let size = desc & 0xFF;
+    let stos = desc & DESC_STOS != 0;
+    let src_seg = ((desc >> DESC_SEG_SHIFT) & 0xFF) as usize;
+    let count = cpu.gpr[Gpr::Ecx as usize];
+    if count == 0 {
+        return 1;
+    }
+    let n = count.min(REP_SLICE);
+    let bytes = n * size;
+    let esi = cpu.gpr[Gpr::Esi as usize];
+    let edi = cpu.gpr[Gpr::Edi as usize];
+    let Some(dst) = resolve(cpu, ctx, ES, edi, bytes, true) else { return 0 };
+    if stos {
+        let eax = cpu.gpr[Gpr::Eax as usize];
+        let mut phase = 0u32;
+        for &(host, len) in &dst.parts[..dst.len] {
+            // SAFETY: `resolve` returned ranges inside guest RAM (see there).
+            unsafe { fill(host as *mut u8, len, eax, size, phase) };
+            phase = phase.wrapping_add(len as u32);
+        }
+        cpu.gpr[Gpr::Edi as usize] = edi.wrapping_add(bytes);
+    } else {
+        let Some(src) = resolve(cpu, ctx, src_seg, esi, bytes, false) else { return 0 };
+        // Overlapping ranges would make earlier elements feed later ones; leave that rare
+        // case to the interpreter.
+        let disjoint = src.parts[..src.len]
+            .iter()
+            .all(|&(s, sl)| dst.parts[..dst.len].iter().all(|&(d, dl)| s + sl <= d || d + dl <= s));
+        if !disjoint {
+            return 0;
+        }
+        let (mut si, mut di) = (0usize, 0usize);
+        let (mut s_off, mut d_off) = (0usize, 0usize);
+        let mut left = bytes as usize;
+        while left > 0 {
+            let run = (src.parts[si].1 - s_off).min(dst.parts[di].1 - d_off);
+            // SAFETY: both ranges come from `resolve` (inside guest RAM), `run` stays
+            // within the current chunk on each side, and the chunks are disjoint.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    (src.parts[si].0 + s_off) as *const u8,
+                    (dst.parts[di].0 + d_off) as *mut u8,
+                    run,
+                );
+            }
+            left -= run;
+            s_off += run;
+            d_off += run;
+            if s_off == src.parts[si].1 {
+                si += 1;
+                s_off = 0;
+            }
+            if d_off == dst.parts[di].1 {
+                di += 1;
+                d_off = 0;
+            }
+        }
+        cpu.gpr[Gpr::Esi as usize] = esi.wrapping_add(bytes);
+        cpu.gpr[Gpr::Edi as usize] = edi.wrapping_add(bytes);
+    }
+    cpu.gpr[Gpr::Ecx as usize] = count - n;
+    1
+}
+
+/// Stores the little-endian `size`-byte `value` repeatedly over `len` bytes at `host`,
+/// where the first byte is byte `phase` of the pattern's stream.
+///
+/// # Safety
+/// `[host, host + len)` must be writable memory.
+unsafe fn fill(host: *mut u8, len: usize, value: u32, size: u32, phase: u32) {
+    let bytes = value.to_le_bytes();
+    let size = size as usize;
+    if size == 1 || bytes[..size].iter().all(|&b| b == bytes[0]) {
+        // SAFETY: the caller's range.
+        unsafe { std::ptr::write_bytes(host, bytes[0], len) };
+        return;
+    }
+    for k in 0..len {
+        // SAFETY: k < len, the caller's range.
+        unsafe { *host.add(k) = bytes[(phase as usize + k) % size] };
+    }
+}
