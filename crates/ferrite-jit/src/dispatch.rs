@@ -177,7 +177,8 @@ impl Jit {
         // ROM blocks are indexed by their physical page too: a chipset PAM change reports
         // that page as written when RAM starts shadowing it.
         let indexed = page.or(Some(key.phys >> PAGE_SHIFT));
-        let mut block = Block { key, entry: None, guest_len: 0, page: indexed, exits: Vec::new(), incoming: Vec::new() };
+        let mut block =
+            Block { key, entry: None, guest_len: 0, page: indexed, exits: Vec::new(), incoming: Vec::new() };
         if let Some((insns, (at, t))) = planned.and_then(|insns| self.emit(&insns, &spec).map(|e| (insns, e))) {
             block.entry = Some(at);
             block.guest_len = insns.len() as u32;
