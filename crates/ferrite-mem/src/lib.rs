@@ -30,6 +30,12 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const LOW_BIOS_WINDOW: usize = 128 * 1024;
 /// BIOS image sizes accepted by [`PhysMem::load_bios`].
 pub const BIOS_SIZES: [usize; 3] = [64 * 1024, 128 * 1024, 256 * 1024];
+/// Lowest address of an option ROM ([`PhysMem::load_option_rom`]).
+pub const OPTION_ROM_START: u32 = 0xC_0000;
+/// End (exclusive) of the option-ROM area.
+pub const OPTION_ROM_END: u32 = 0xE_0000;
+/// Option ROMs start on 2 KiB boundaries.
+pub const OPTION_ROM_ALIGN: u32 = 2048;
 /// The largest amount of guest RAM supported (the 32-bit space minus the PCI/ROM hole).
 pub const MAX_RAM: usize = 3584 * 1024 * 1024;
 /// Pages in the 32-bit physical space: the length of [`PhysMem::page_access_table`].
@@ -48,6 +54,13 @@ pub enum MemError {
     BadRamSize(usize),
     /// A BIOS image whose size is not 64, 128 or 256 KiB.
     BadBiosSize(usize),
+    /// An option ROM that is empty, misaligned or outside 0xC0000..0xE0000.
+    BadOptionRom {
+        /// Requested address.
+        addr: u32,
+        /// Image length.
+        len: usize,
+    },
     /// An MMIO hole that overlaps another hole or wraps the 32-bit space.
     MmioOverlap {
         /// First byte of the rejected hole.
@@ -70,6 +83,10 @@ impl fmt::Display for MemError {
                 f,
                 "BIOS image is {n} bytes; it must be exactly 64, 128 or 256 KiB"
             ),
+            MemError::BadOptionRom { addr, len } => write!(
+                f,
+                "option ROM of {len} bytes at {addr:#x} must be non-empty, 2 KiB-aligned and within 0xC0000..0xE0000"
+            ),
             MemError::MmioOverlap { start, len } => {
                 write!(f, "MMIO hole {start:#x}+{len:#x} overlaps another region")
             }
@@ -84,6 +101,7 @@ pub struct PhysMem {
     ram: memmap2::MmapMut,
     ram_size: u32,
     bios: Box<[u8]>,
+    option_rom: Box<[u8]>,
     map: map::AddressMap,
     a20_mask: u32,
     code_pages: Vec<u64>,
@@ -116,6 +134,7 @@ impl PhysMem {
             ram,
             ram_size: ram_bytes as u32,
             bios: Box::default(),
+            option_rom: Box::default(),
             map: map::AddressMap::default(),
             a20_mask: !0,
             code_pages: vec![0; pages.div_ceil(64)],
@@ -162,6 +181,25 @@ impl PhysMem {
         }
         self.bios = image.into();
         self.map.set_bios(image.len() as u32);
+        self.refresh_page_access();
+        Ok(())
+    }
+
+    /// Maps an option ROM (e.g. a VGA BIOS) read-only at `addr`, as a card's ROM decodes
+    /// in 0xC0000..0xE0000: `addr` must be 2 KiB-aligned and the image must end by
+    /// 0xE0000 and not be empty. A PAM segment that reads RAM shadows it, as on a real
+    /// chipset. A second call replaces the first ROM.
+    pub fn load_option_rom(&mut self, addr: u32, image: &[u8]) -> Result<(), MemError> {
+        let len = image.len() as u64;
+        let fits = addr % OPTION_ROM_ALIGN == 0
+            && addr >= OPTION_ROM_START
+            && len != 0
+            && addr as u64 + len <= OPTION_ROM_END as u64;
+        if !fits {
+            return Err(MemError::BadOptionRom { addr, len: image.len() });
+        }
+        self.option_rom = image.into();
+        self.map.set_option_rom(addr, image.len() as u32);
         self.refresh_page_access();
         Ok(())
     }
@@ -237,8 +275,18 @@ impl PhysMem {
     pub fn read_u8(&self, addr: u32) -> u8 {
         match self.resolve(addr) {
             Target::Ram(off) => self.ram[off as usize],
-            Target::Rom(off) => self.bios[off as usize],
+            Target::Rom(off) => self.rom_byte(off),
             Target::Mmio(..) | Target::Unmapped => 0xFF,
+        }
+    }
+
+    /// Byte `off` of the ROM space: the BIOS image, then the option ROM.
+    #[inline]
+    fn rom_byte(&self, off: u32) -> u8 {
+        let off = off as usize;
+        match off.checked_sub(self.bios.len()) {
+            None => self.bios[off],
+            Some(o) => self.option_rom.get(o).copied().unwrap_or(0xFF),
         }
     }
 

@@ -75,12 +75,20 @@ pub(crate) struct AddressMap {
     low_bios_start: u32,
     holes: Vec<Hole>,
     pam: [PamMode; PAM_SEGMENTS],
+    /// An option ROM below the BIOS: first byte and length (0 when none).
+    option_rom: (u32, u32),
 }
 
 impl AddressMap {
     pub(crate) fn set_bios(&mut self, len: u32) {
         self.bios_len = len;
         self.low_bios_start = 0x10_0000 - len.min(LOW_BIOS_WINDOW as u32);
+    }
+
+    /// Maps an option ROM of `len` bytes at `start`; it decodes below the BIOS windows
+    /// and the PAM shadow, above MMIO holes and RAM.
+    pub(crate) fn set_option_rom(&mut self, start: u32, len: u32) {
+        self.option_rom = (start, len);
     }
 
     pub(crate) fn add_mmio(&mut self, start: u32, len: u32, id: MmioId) -> Result<(), MemError> {
@@ -135,6 +143,10 @@ impl AddressMap {
         {
             return false;
         }
+        let (rom, rom_len) = self.option_rom;
+        if rom_len != 0 && overlaps(rom, rom + (rom_len - 1)) {
+            return false;
+        }
         !self.holes.iter().any(|h| overlaps(h.start, h.end))
     }
 
@@ -171,6 +183,11 @@ impl AddressMap {
             if (self.low_bios_start..0x10_0000).contains(&addr) {
                 return Target::Rom(self.bios_len - (0x10_0000 - addr));
             }
+        }
+        let (rom, rom_len) = self.option_rom;
+        if addr.wrapping_sub(rom) < rom_len {
+            // Option-ROM bytes follow the BIOS image's in ROM offsets.
+            return Target::Rom(self.bios_len + (addr - rom));
         }
         for h in &self.holes {
             if addr < h.start {

@@ -165,3 +165,34 @@ fn test_pam_change_reports_segment_pages_as_written() {
     m.set_pam(99, true, true);
     assert_eq!(pam_segment_range(12), (0xEC000, 0xF0000));
 }
+
+#[test]
+fn test_option_rom_read_only_and_shadowed_by_pam() {
+    let mut m = PhysMem::new(2 << 20).unwrap();
+    m.load_bios(&bios_image(128 * 1024)).unwrap();
+    let rom: Vec<u8> = (0..0x8000u32).map(|i| (i * 7) as u8).collect();
+    m.load_option_rom(0xC0000, &rom).unwrap();
+    assert_eq!(m.read_u8(0xC0000), rom[0]);
+    assert_eq!(m.read_u8(0xC7FFF), rom[0x7FFF]);
+    m.write_u8(0xC0001, !rom[1]);
+    assert_eq!(m.read_u8(0xC0001), rom[1], "option ROM ignores writes");
+    m.write_u8(0xC8000, 0x5A);
+    assert_eq!(m.read_u8(0xC8000), 0x5A, "RAM after the ROM");
+    assert_eq!(m.read_u8(0xFFFF0), bios_image(128 * 1024)[0x1FFF0], "BIOS unchanged");
+    assert_eq!(m.page_access_table()[0xC0], 0, "ROM pages are not fast RAM");
+    // A PAM segment reading RAM shadows the ROM.
+    m.set_pam(1, true, true);
+    m.write_u8(0xC0001, 0x33);
+    assert_eq!(m.read_u8(0xC0001), 0x33);
+}
+
+#[test]
+fn test_option_rom_placement_checked() {
+    let mut m = PhysMem::new(1 << 20).unwrap();
+    assert!(m.load_option_rom(0xC0100, &[0; 512]).is_err(), "misaligned");
+    assert!(m.load_option_rom(0xDF800, &[0; 4096]).is_err(), "past 0xE0000");
+    assert!(m.load_option_rom(0xC0000, &[]).is_err(), "empty");
+    assert!(m.load_option_rom(0xB8000, &[0; 512]).is_err(), "below 0xC0000");
+    m.load_option_rom(0xC0000, &[0x55, 0xAA]).unwrap();
+    assert_eq!(m.read_u8(0xC0001), 0xAA);
+}

@@ -156,6 +156,19 @@ pub struct RunArgs {
     /// With --gdb: wait for gdb before the first instruction
     #[arg(long, requires = "gdb")]
     pub paused: bool,
+    /// Hard disk image (raw, a multiple of 512 bytes) on the primary IDE master; guest
+    /// writes reach the file (flushed at exit) unless --snapshot is given
+    #[arg(long, value_name = "FILE")]
+    pub hda: Option<PathBuf>,
+    /// Hard disk image on the primary IDE slave
+    #[arg(long, value_name = "FILE")]
+    pub hdb: Option<PathBuf>,
+    /// CD-ROM image (ISO 9660, read-only) in the ATAPI drive on the secondary IDE master
+    #[arg(long, value_name = "FILE")]
+    pub cdrom: Option<PathBuf>,
+    /// Keep the disk images untouched: guest writes go to an in-memory overlay
+    #[arg(long)]
+    pub snapshot: bool,
 }
 
 fn parse_hex_addr(s: &str) -> Result<u32, String> {

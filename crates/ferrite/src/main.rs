@@ -19,9 +19,11 @@ use ferrite_debug::gdb::GdbEnd;
 use ferrite_debug::session::{never, Session, Stop};
 use ferrite_debug::trace::Tracer;
 use ferrite_machine::{BootModule, KernelBoot, Machine, MachineConfig, MachineError, StopReason};
+use ferrite_devices::ata_identify::Drive;
+use ferrite_devices::block::{DiskImage, MediaKind};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -103,6 +105,25 @@ fn report_usage(e: clap::Error) -> i32 {
     }
 }
 
+/// Opens the --hda/--hdb/--cdrom images as the IDE drives (primary master, primary
+/// slave, secondary master); a missing, unreadable, empty or odd-sized image is an error.
+fn open_drives(args: &RunArgs) -> Result<[Option<Drive>; 4], String> {
+    let open = |path: &Option<PathBuf>, kind: MediaKind| -> Result<Option<Drive>, String> {
+        let Some(path) = path else { return Ok(None) };
+        let image = DiskImage::open(path, kind, args.snapshot).map_err(|e| e.to_string())?;
+        Ok(Some(match kind {
+            MediaKind::HardDisk => Drive::disk(image),
+            MediaKind::Cdrom => Drive::cdrom(image),
+        }))
+    };
+    Ok([
+        open(&args.hda, MediaKind::HardDisk)?,
+        open(&args.hdb, MediaKind::HardDisk)?,
+        open(&args.cdrom, MediaKind::Cdrom)?,
+        None,
+    ])
+}
+
 /// Builds the machine from `args`, runs it (under the debugger REPL with `debug`, the gdb
 /// stub with `--gdb`, the tracer with `--trace`) and reports the stop.
 fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
@@ -134,6 +155,7 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
         (e, _) => e.to_string(),
     })?;
+    machine.attach_drives(open_drives(&args)?);
     let serial_stdout = match args.serial {
         Sink::Stdio => open_sink(&Sink::Stdio, "serial", &last_out)?,
         _ => None,
