@@ -28,6 +28,9 @@ pub(crate) const MODE_CPL_SHIFT: u32 = 3;
 pub(crate) const MODE_A20: u32 = 1 << 5;
 /// Mode bit: protected mode.
 pub(crate) const MODE_PE: u32 = 1 << 6;
+/// Mode bit: ES, SS and DS are flat (base 0, limit 4 GiB, readable and writable), so
+/// probes through them skip the segment check and base.
+pub(crate) const MODE_FLAT: u32 = 1 << 7;
 
 /// A cached translation (or the note that none is possible at this key).
 #[derive(Debug)]

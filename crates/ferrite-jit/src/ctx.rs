@@ -131,7 +131,7 @@ const ACC_READ_WRITE: u16 = 0x02;
 /// Which accesses a protected-mode segment with `attrs` allows on the fast path: present,
 /// expand-up, and readable (data, or readable code) / writable (writable data). Anything
 /// else goes to the interpreter, which raises the fault or handles expand-down limits.
-fn segment_access(attrs: u16) -> (bool, bool) {
+pub(crate) fn segment_access(attrs: u16) -> (bool, bool) {
     if attrs & ACC_PRESENT == 0 || attrs & ACC_SEGMENT == 0 {
         return (false, false);
     }

@@ -2,7 +2,7 @@
 //! generated code, chains the exit it came back through, and hands every instruction it
 //! does not translate to the interpreter, one at a time.
 
-use crate::cache::{Block, Key, MODE_A20, MODE_CODE32, MODE_CPL_SHIFT, MODE_PAGING, MODE_PE, MODE_SS32};
+use crate::cache::{Block, Key, MODE_A20, MODE_CODE32, MODE_CPL_SHIFT, MODE_FLAT, MODE_PAGING, MODE_PE, MODE_SS32};
 use crate::ctx::{can_translate, ExitReason, JitCtx, NO_SITE};
 use crate::emit::ProbeMode;
 use crate::plan::PlanMode;
@@ -158,7 +158,12 @@ impl Jit {
             phys: key.phys,
             code32: key.mode & MODE_CODE32 != 0,
             plan: PlanMode { cs_limit: key.cs_limit, ss32: key.mode & MODE_SS32 != 0 },
-            probe: ProbeMode { paging: key.mode & MODE_PAGING != 0, user: cpu.cpl() == 3 },
+            probe: ProbeMode {
+                paging: key.mode & MODE_PAGING != 0,
+                user: cpu.cpl() == 3,
+                flat: key.mode & MODE_FLAT != 0,
+                a20_open: key.mode & MODE_A20 != 0,
+            },
             cs_base: key.cs_base,
             mode_id: self.mode_id(&key),
         };
@@ -307,6 +312,13 @@ fn block_key(cpu: &Cpu, mem: &PhysMem) -> Option<Key> {
     }
     if cpu.protected_mode() {
         mode |= MODE_PE;
+        let flat = [SegReg::Es, SegReg::Ss, SegReg::Ds].iter().all(|&s| {
+            let seg = &cpu.seg[s as usize];
+            seg.base == 0 && seg.limit == u32::MAX && crate::ctx::segment_access(seg.attrs) == (true, true)
+        });
+        if flat {
+            mode |= MODE_FLAT;
+        }
     }
     Some(Key { phys, eip: cpu.eip, cs_base: cs.base, cs_limit: cs.limit, mode })
 }

@@ -67,6 +67,12 @@ pub(crate) struct ProbeMode {
     pub(crate) paging: bool,
     /// CPL 3: probe the user half of the soft TLB.
     pub(crate) user: bool,
+    /// ES, SS and DS are flat (base 0, limit 4 GiB, readable and writable): accesses
+    /// through them need no segment check or base. An access that wraps past 4 GiB still
+    /// fails the page check of its last byte.
+    pub(crate) flat: bool,
+    /// The A20 gate is open: no address mask.
+    pub(crate) a20_open: bool,
 }
 
 /// Encodes `ins` for the host (64-bit mode) and appends it.
@@ -215,13 +221,19 @@ pub(crate) fn probe(ops: &mut Asm, acc: Access, mode: ProbeMode, flags_live: boo
     if flags_live {
         dynasm!(ops ; .arch x64 ; pushfq);
     }
-    dynasm!(ops
-        ; .arch x64
-        ; lea r9, [r8 + last]
-        ; cmp r9, QWORD [r13 + off::bound(acc.seg, acc.write)]
-        ; jae =>slow
-        ; add r8d, DWORD [r13 + off::seg_base(acc.seg)]
-    );
+    // ES = 0, SS = 2, DS = 3. Without a segment check an access that wraps past 4 GiB
+    // still takes the slow path: its last byte is on another page than its first, which
+    // the tag compare (paging) or the page-crossing test (no paging) rejects.
+    let flat = mode.flat && matches!(acc.seg, 0 | 2 | 3);
+    if !flat {
+        dynasm!(ops
+            ; .arch x64
+            ; lea r9, [r8 + last]
+            ; cmp r9, QWORD [r13 + off::bound(acc.seg, acc.write)]
+            ; jae =>slow
+            ; add r8d, DWORD [r13 + off::seg_base(acc.seg)]
+        );
+    }
     if mode.paging {
         let class = off::tlb_class(mode.user);
         let tag = class + if acc.write { off::TLB_WRITE_TAG } else { off::TLB_READ_TAG };
@@ -249,9 +261,11 @@ pub(crate) fn probe(ops: &mut Asm, acc: Access, mode: ProbeMode, flags_live: boo
         );
     }
     let bit = if acc.write { PAGE_FAST_WRITE } else { PAGE_FAST_READ };
+    if !mode.a20_open {
+        dynasm!(ops ; .arch x64 ; and r8d, DWORD [r13 + off::A20_MASK]);
+    }
     dynasm!(ops
         ; .arch x64
-        ; and r8d, DWORD [r13 + off::A20_MASK]
         ; mov r9d, r8d
         ; shr r9d, 12
         ; test BYTE [r11 + r9], bit as i8
