@@ -1,10 +1,10 @@
 //! Prints guest MIPS of the interpreter and the translator on one workload image.
 //!
-//! `cargo run --release -p ferrite-benches --bin mips [-- IMAGE]` runs the multiboot
+//! `cargo run --release -p ferrite-benches --bin mips [-- IMAGE [ENGINE...]]` runs the multiboot
 //! kernel IMAGE (default: `roms/bin/multiboot_bench.bin`, the CPU-bound 32-bit paged
 //! workload) to its end on each engine as a whole machine, checks both printed the same
 //! debug-console output, and prints one line per engine: wall time, guest instructions
-//! and guest MIPS.
+//! and guest MIPS. ENGINE is `interp` or `jit` (default: both, interpreter first).
 
 use ferrite_machine::{Engine, KernelBoot, Machine, MachineConfig};
 use std::io::Write;
@@ -54,7 +54,18 @@ fn main() {
     println!("workload: {path}");
     let mut outputs = Vec::new();
     let mut interp_mips = None;
-    for engine in [Engine::Interp, Engine::Jit] {
+    let mut engines: Vec<Engine> = std::env::args()
+        .skip(2)
+        .filter_map(|a| match a.as_str() {
+            "interp" => Some(Engine::Interp),
+            "jit" => Some(Engine::Jit),
+            _ => None,
+        })
+        .collect();
+    if engines.is_empty() {
+        engines = vec![Engine::Interp, Engine::Jit];
+    }
+    for engine in engines {
         match run(&image, engine) {
             Ok((secs, insns, stop, text)) => {
                 let mips = insns as f64 / secs / 1e6;

@@ -206,12 +206,13 @@ pub(crate) fn emit_block(
         emit::slow_path(&mut e.ops, s.flags, n - s.retired, s.eip, exit_stub);
     }
     let mut exits = Vec::new();
-    for (site, label) in std::mem::take(&mut e.sites) {
+    for (site, label, eip) in std::mem::take(&mut e.sites) {
         let stub = at + e.ops.offset().0;
         dynasm!(e.ops ; .arch x64 ; =>label);
         emit::capture_flags(&mut e.ops);
         dynasm!(e.ops
             ; .arch x64
+            ; mov DWORD [r15 + off::EIP], eip as i32
             ; mov DWORD [r13 + off::EXIT_SITE], site as i32
             ; mov DWORD [r13 + off::EXIT_REASON], ExitReason::Branch as i32
             ; jmp extern exit_stub
@@ -246,7 +247,8 @@ struct Emitter {
     at: usize,
     exit_stub: usize,
     slow: Vec<Slow>,
-    sites: Vec<(usize, DynamicLabel)>,
+    /// Patchable exits: offset of the `jmp rel32`, its stub's label, the guest EIP.
+    sites: Vec<(usize, DynamicLabel, u32)>,
 }
 
 impl Emitter {
@@ -427,14 +429,14 @@ impl Emitter {
         }
     }
 
-    /// `cpu.eip = eip; jmp rel32` (to a stub until chained) with the guest flags in host
-    /// EFLAGS: a chained successor takes them from there, the stub writes them back.
+    /// A patchable `jmp rel32` towards guest `eip`, with the guest flags in host EFLAGS:
+    /// a chained successor takes them from there; until chained, the jump goes to a stub
+    /// that writes them and `cpu.eip` back for the dispatcher.
     fn site_exit(&mut self, eip: u32) {
         let label = self.ops.new_dynamic_label();
-        dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], eip as i32);
         let site = self.at + self.ops.offset().0;
         dynasm!(self.ops ; .arch x64 ; jmp =>label);
-        self.sites.push((site, label));
+        self.sites.push((site, label, eip));
     }
 
     /// The host Jcc for a guest condition (host EFLAGS are the guest's).
