@@ -21,6 +21,7 @@ use ferrite_devices::exit_port::ExitPort;
 use ferrite_devices::fw_cfg::FwCfg;
 use ferrite_devices::post_code::PostCode;
 use ferrite_devices::uart16550::{Uart16550, COM1_BASE, COM2_BASE};
+use ferrite_devices::vga::{Vga, LFB_ADDR, VGA_WINDOW_START};
 use ferrite_devices::{all_ones, mask_to_size, PortDevice};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
@@ -48,6 +49,8 @@ pub enum DeviceId {
     Chipset,
     /// PCI configuration mechanism #1 (0xCF8, 0xCFC-0xCFF).
     Pci,
+    /// The VGA adapter with the Bochs VBE interface.
+    Vga,
 }
 
 impl DeviceId {
@@ -64,6 +67,7 @@ impl DeviceId {
             DeviceId::ResetControl => "reset control",
             DeviceId::Chipset => "chipset (8259A pair, 8254, RTC, 8042, port 0x92)",
             DeviceId::Pci => "PCI configuration ports",
+            DeviceId::Vga => "VGA (Bochs VBE)",
         }
     }
 }
@@ -78,7 +82,7 @@ pub struct DeviceInfo {
 }
 
 /// Every device on the board, in port-map order.
-const ALL_DEVICES: [DeviceId; 10] = [
+const ALL_DEVICES: [DeviceId; 11] = [
     DeviceId::Debugcon,
     DeviceId::ExitPort,
     DeviceId::PostCode,
@@ -89,7 +93,13 @@ const ALL_DEVICES: [DeviceId; 10] = [
     DeviceId::ResetControl,
     DeviceId::Chipset,
     DeviceId::Pci,
+    DeviceId::Vga,
 ];
+
+/// MMIO hole id of the VGA memory window (0xA0000–0xBFFFF).
+pub(crate) const MMIO_VGA_WINDOW: ferrite_mem::MmioId = 1;
+/// MMIO hole id of the VGA linear framebuffer (at [`ferrite_devices::vga::LFB_ADDR`]).
+pub(crate) const MMIO_VGA_LFB: ferrite_mem::MmioId = 2;
 
 /// A request from a device that the run loop must act on (see [`Board::take_stop`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +138,10 @@ pub(crate) struct Board {
     pub(crate) chipset: Chipset,
     /// PCI bus 0 (i440FX, PIIX3, IDE); it also decodes the I/O ports nobody above claims.
     pub(crate) pci: ferrite_devices::pci::PciBus,
+    /// The display adapter (ports 0x3B0-0x3DF and 0x1CE/0x1CF; MMIO holes
+    /// [`MMIO_VGA_WINDOW`] and [`MMIO_VGA_LFB`]). Not yet a PCI function: the stdvga's
+    /// 1234:1111 function with BAR 0 = the framebuffer needs BAR-driven MMIO remapping.
+    pub(crate) vga: Box<Vga>,
     /// Host input for COM1 (read only while COM1 has room, so nothing is lost).
     serial_input: Option<Receiver<u8>>,
     trace: bool,
@@ -156,6 +170,7 @@ impl Board {
             chipset: Chipset::new(ferrite_devices::rtc::FIXED_EPOCH, 0),
             serial_input: None,
             pci,
+            vga: Box::new(Vga::new()),
             trace,
             logged: vec![0; LOGGED_WORDS],
         };
@@ -182,6 +197,7 @@ impl Board {
             DeviceId::ResetControl => &mut self.reset,
             DeviceId::Chipset => &mut self.chipset,
             DeviceId::Pci => &mut self.pci,
+            DeviceId::Vga => self.vga.as_mut(),
         }
     }
 
@@ -288,6 +304,36 @@ impl IoBus for Board {
                     self.unclaimed(port, "write", size)
                 }
             }
+        }
+    }
+
+    fn mmio_read(&mut self, addr: u32, size: u8) -> u32 {
+        match addr {
+            a if a.wrapping_sub(LFB_ADDR) < ferrite_devices::vga::VRAM_SIZE as u32 => {
+                self.vga.lfb_read(a - LFB_ADDR, size)
+            }
+            a if a.wrapping_sub(VGA_WINDOW_START) < ferrite_devices::vga::VGA_WINDOW_LEN => {
+                let mut v = 0;
+                for i in 0..size.min(4) as u32 {
+                    v |= (self.vga.mem_read(a - VGA_WINDOW_START + i) as u32) << (8 * i);
+                }
+                v
+            }
+            _ => all_ones(size),
+        }
+    }
+
+    fn mmio_write(&mut self, addr: u32, size: u8, value: u32) {
+        match addr {
+            a if a.wrapping_sub(LFB_ADDR) < ferrite_devices::vga::VRAM_SIZE as u32 => {
+                self.vga.lfb_write(a - LFB_ADDR, size, value)
+            }
+            a if a.wrapping_sub(VGA_WINDOW_START) < ferrite_devices::vga::VGA_WINDOW_LEN => {
+                for i in 0..size.min(4) as u32 {
+                    self.vga.mem_write(a - VGA_WINDOW_START + i, (value >> (8 * i)) as u8);
+                }
+            }
+            _ => {}
         }
     }
 

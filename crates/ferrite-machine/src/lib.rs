@@ -30,6 +30,7 @@
 
 mod board;
 mod chipset;
+pub mod display;
 pub mod clock;
 mod engine;
 pub mod boot;
@@ -102,6 +103,9 @@ pub struct MachineConfig {
     /// (`--deterministic`): two runs of the same image do the same thing. Otherwise time
     /// is the host's (see [`clock`]).
     pub deterministic: bool,
+    /// A VGA BIOS option ROM (e.g. SeaBIOS' `vgabios-stdvga.bin`), mapped read-only at
+    /// 0xC0000 and offered to SeaBIOS through fw_cfg (see [`display`]).
+    pub vga_bios: Option<Vec<u8>>,
 }
 
 impl MachineConfig {
@@ -120,6 +124,7 @@ impl MachineConfig {
             engine: Engine::DEFAULT,
             jit_dump: None,
             deterministic: false,
+            vga_bios: None,
         }
     }
 }
@@ -178,6 +183,7 @@ impl Machine {
         let mut board =
             Board::new(Debugcon::new(config.debugcon), ExitPort::new(), PostCode::new(config.post_port), config.trace)?;
         fill_fw_cfg(&mut board.fw_cfg, mem.ram_size());
+        display::install(&mut mem, &mut board, config.vga_bios.as_deref())?;
         board.chipset = Chipset::new(rtc_start(config.deterministic), mem.ram_size() as u64);
         pci::service(&mut board.pci, &mut mem);
         Ok(Machine {

@@ -113,9 +113,20 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_reboot: bool,
 
-    /// Display: `none` (headless; the `window` display arrives with the platform work)
-    #[arg(long, value_name = "none", default_value = "none", value_parser = parse_display)]
+    /// Display: `none` (headless) or `window` (the guest's screen in a window, with the
+    /// host keyboard and mouse as PS/2 devices; closing it stops the run, status 130)
+    #[arg(long, value_name = "none|window", default_value = "none", value_parser = parse_display)]
     pub display: Display,
+
+    /// At exit, write the guest's screen (VGA text or graphics, or the VBE framebuffer) to
+    /// FILE as a PNG
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<PathBuf>,
+
+    /// VGA BIOS option ROM (e.g. /usr/share/seabios/vgabios-stdvga.bin), mapped read-only at
+    /// 0xC0000 and offered to SeaBIOS as the fw_cfg file vgaroms/vgabios.bin
+    #[arg(long, value_name = "FILE")]
+    pub vga_bios: Option<PathBuf>,
 
     /// COM1 (16550A at 0x3F8): `stdio` is an interactive console (raw terminal; Ctrl-A x
     /// quits, Ctrl-A h lists the keys), `file:PATH` logs its output, `none` leaves it unconnected
@@ -182,6 +193,8 @@ pub use ferrite_machine::Engine;
 pub enum Display {
     /// No display (headless).
     None,
+    /// A window on the host's graphical display.
+    Window,
 }
 
 /// Where a character device's output goes.
@@ -214,8 +227,8 @@ fn parse_engine(s: &str) -> Result<Engine, String> {
 fn parse_display(s: &str) -> Result<Display, String> {
     match s {
         "none" => Ok(Display::None),
-        "window" => Err("the window display arrives with the platform work; use 'none'".into()),
-        _ => Err("unknown display; the only display is 'none'".into()),
+        "window" => Ok(Display::Window),
+        _ => Err("unknown display; expected 'none' or 'window'".into()),
     }
 }
 
@@ -284,7 +297,8 @@ mod tests {
         assert_eq!(parse_engine("jit"), Ok(Engine::Jit));
         assert!(parse_engine("qemu").is_err());
         assert_eq!(parse_display("none"), Ok(Display::None));
-        assert!(parse_display("window").is_err());
+        assert_eq!(parse_display("window"), Ok(Display::Window));
+        assert!(parse_display("vnc").is_err());
     }
 
     #[test]

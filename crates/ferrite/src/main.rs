@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod cli;
+mod display;
 mod serial;
 
 use clap::error::ErrorKind;
@@ -133,7 +134,15 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
     };
     let last_out = Arc::new(AtomicU8::new(b'\n'));
     let debugcon = open_sink(&args.debugcon, "debug console", &last_out)?;
-    let _ = (&args.engine, &args.display); // one choice each for now
+    let vga_bios = match &args.vga_bios {
+        Some(path) => Some(read_vga_bios(path)?),
+        None => None,
+    };
+    // Open the window before the machine runs, so a missing display is a clean error.
+    let mut window = match args.display {
+        cli::Display::Window if !debug && args.gdb.is_none() => Some(display::WindowDisplay::open()?),
+        _ => None,
+    };
     let kernel = match &args.kernel {
         Some(path) => Some(read_kernel(path, args.append.as_deref(), args.initrd.as_deref(), args.ram_mib)?),
         None => None,
@@ -150,6 +159,7 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         engine: args.engine,
         jit_dump: if args.jit_dump { Some(Box::new(std::io::stderr())) } else { None },
         deterministic: args.deterministic,
+        vga_bios,
     };
     let mut machine = Machine::new(config).map_err(|e| match (e, &args.kernel) {
         (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
@@ -190,11 +200,19 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         let summary = machine.finish(reason);
         let status = summary.exit_status();
         (summary, status)
+    } else if let Some(window) = window.as_mut() {
+        let reason = window.run(&mut machine);
+        let summary = machine.finish(reason);
+        let status = summary.exit_status();
+        (summary, status)
     } else {
         let summary = machine.run();
         let status = summary.exit_status();
         (summary, status)
     };
+    if let Some(path) = &args.screenshot {
+        display::write_screenshot(&machine, path)?;
+    }
     let mut stdout = std::io::stdout();
     if stdout.is_terminal() && last_out.load(Ordering::Relaxed) != b'\n' {
         // Start the summary on a fresh line when guest output and stderr share a terminal.
@@ -252,6 +270,16 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Reads a BIOS image, refusing sizes other than 64/128/256 KiB with a message naming
 /// the file. Non-regular files are read only up to the largest valid size.
+/// Reads a VGA BIOS option ROM: 512 bytes to 128 KiB.
+fn read_vga_bios(path: &Path) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let image = std::fs::read(path).map_err(|e| format!("cannot read VGA BIOS {shown}: {}", io_reason(&e)))?;
+    if !(512..=128 * 1024).contains(&image.len()) {
+        return Err(format!("VGA BIOS {shown} is {} bytes; it must be 512 bytes to 128 KiB", image.len()));
+    }
+    Ok(image)
+}
+
 fn read_bios(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
     let cannot = |e: std::io::Error| format!("cannot read BIOS image {shown}: {}", io_reason(&e));
