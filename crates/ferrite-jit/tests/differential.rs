@@ -50,8 +50,19 @@ fn test_bench_workloads_match_the_interpreter() {
             assert_same_cpu(&cpu, &jcpu, &what);
             assert_same_ram(&mem, &jmem, &what);
             let s = jit.stats();
-            assert!(s.blocks_translated > 0 && s.blocks_chained > 0, "{what}: {s}");
-            assert!(s.interp_steps < cpu.insns / 10, "{what}: mostly translated: {s}");
+            assert!(s.blocks_translated > 0, "{what}: {s}");
+            if w.name == "smc" {
+                // Every iteration rewrites the running block: its store and the
+                // retranslation's cold first visit run in the interpreter.
+                assert!(s.blocks_invalidated > 50, "{what}: stale translations dropped: {s}");
+            } else if w.name == "paging" {
+                // Every access misses the soft TLB on purpose: each one is a slow path
+                // (the interpreter walks the page tables and fills the entry).
+                assert!(s.interp_steps < cpu.insns / 2, "{what}: {s}");
+            } else {
+                assert!(s.blocks_chained > 0, "{what}: {s}");
+                assert!(s.interp_steps < cpu.insns / 10, "{what}: mostly translated: {s}");
+            }
         }
     }
 }
