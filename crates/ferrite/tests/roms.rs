@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every ROM source and its committed image (64 KiB BIOS images).
-const ROMS: [&str; 5] = ["smoke", "demo", "triple", "serial_hello", "ide_hello"];
+const ROMS: [&str; 6] = ["smoke", "demo", "triple", "serial_hello", "ide_hello", "vga_screen"];
 /// Every multiboot test kernel (flat binaries of any size, booted with `--kernel`).
 /// The protected-mode test kernels include `roms/include/pmtest.inc`, so nasm gets `-i roms/`.
 const KERNELS: [&str; 7] = ["multiboot_hello", "pm_paging", "pm_tasks", "pm_v86", "pm_rings", "pm_fpu", "pm_sse"];
