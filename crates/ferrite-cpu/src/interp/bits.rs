@@ -7,6 +7,10 @@
 //! `EA + (offset >> log2(bits)) × size`, wrapped to the address size. BSF/BSR set ZF
 //! alone; a zero source leaves the destination unchanged. BSWAP of a 16-bit register is
 //! undefined; like P6 hardware it clears the low 16 bits.
+//!
+//! TZCNT and LZCNT (F3 0F BC / F3 0F BD) need BMI1 and ABM, which a P6 lacks: there the
+//! F3 prefix is ignored and the bytes are BSF and BSR (compilers emit `rep bsf` on
+//! purpose, as it runs everywhere), so they execute as BSF and BSR.
 
 use super::operand::addr16;
 use super::Exec;
@@ -48,7 +52,12 @@ impl Exec<'_> {
             // 64-bit operands exist only in long mode.
             return Err(Fault::UD);
         }
-        match ins.mnemonic() {
+        let mnemonic = match ins.mnemonic() {
+            Mnemonic::Tzcnt => Mnemonic::Bsf,
+            Mnemonic::Lzcnt => Mnemonic::Bsr,
+            m => m,
+        };
+        match mnemonic {
             Mnemonic::Bt => self.bit_test(ins, size, BitOp::Test),
             Mnemonic::Bts => self.bit_test(ins, size, BitOp::Set),
             Mnemonic::Btr => self.bit_test(ins, size, BitOp::Reset),
@@ -59,7 +68,7 @@ impl Exec<'_> {
                     self.set_flags(Flags::ZF, Flags::ZF);
                     return Ok(());
                 }
-                let index = if ins.mnemonic() == Mnemonic::Bsf {
+                let index = if mnemonic == Mnemonic::Bsf {
                     src.trailing_zeros()
                 } else {
                     31 - src.leading_zeros()
@@ -225,5 +234,20 @@ mod tests {
         // mov eax,0x12345678 ; bswap ax ; hlt
         let (cpu, _) = run_real(&[0x66, 0xB8, 0x78, 0x56, 0x34, 0x12, 0x0F, 0xC8, HLT]);
         assert_eq!(cpu.gpr[0], 0x1234_0000);
+    }
+
+    #[test]
+    fn test_rep_bsf_and_rep_bsr_are_bsf_and_bsr_on_a_p6() {
+        // mov ax,0x0100 ; mov cx,0x1234 ; rep bsf bx,ax (tzcnt) ; rep bsr dx,ax (lzcnt) ;
+        // xor si,si ; rep bsf cx,si (zero source: CX kept, ZF set) ; hlt
+        let code = [
+            0xB8, 0x00, 0x01, 0xB9, 0x34, 0x12, 0xF3, 0x0F, 0xBC, 0xD8, 0xF3, 0x0F, 0xBD, 0xD0, 0x31, 0xF6, 0xF3, 0x0F,
+            0xBC, 0xCE, HLT,
+        ];
+        let (cpu, _) = run_real(&code);
+        assert_eq!(cpu.gpr[3] & 0xFFFF, 8, "tzcnt bytes run as bsf");
+        assert_eq!(cpu.gpr[2] & 0xFFFF, 8, "lzcnt bytes run as bsr (not 16 - 9 = 7)");
+        assert_eq!(cpu.gpr[1] & 0xFFFF, 0x1234, "a zero source leaves the destination");
+        assert_ne!(cpu.eflags & Flags::ZF, 0);
     }
 }

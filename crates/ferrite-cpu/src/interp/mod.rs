@@ -329,7 +329,9 @@ impl Exec<'_> {
             }
             M::Mul | M::Imul | M::Div | M::Idiv => self.exec_muldiv(ins),
             M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => self.exec_bcd(ins),
-            M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Bswap => self.exec_bits(ins),
+            M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt | M::Bswap => {
+                self.exec_bits(ins)
+            }
             // SSE2 MOVSD/CMPSD share their mnemonics with the string instructions.
             M::Movsd | M::Cmpsd if crate::simd::is_simd(ins) => self.exec_simd(ins),
             M::Movsb | M::Movsw | M::Movsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Stosb | M::Stosw
