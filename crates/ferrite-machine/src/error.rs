@@ -1,5 +1,6 @@
 //! Errors building a machine. Each message is one line that names the problem.
 
+use crate::boot::linux::LinuxError;
 use crate::boot::multiboot::MultibootError;
 use ferrite_mem::MemError;
 use std::fmt;
@@ -22,6 +23,8 @@ pub enum MachineError {
     },
     /// The multiboot kernel (or its module) cannot be booted.
     Kernel(MultibootError),
+    /// The Linux bzImage (or its initrd or command line) cannot be booted.
+    Linux(LinuxError),
     /// The chosen execution engine cannot run on this host.
     Engine(String),
 }
@@ -40,6 +43,7 @@ impl fmt::Display for MachineError {
                 write!(f, "I/O port {port:#06x} is claimed by both the {existing} and the {new}")
             }
             MachineError::Kernel(e) => e.fmt(f),
+            MachineError::Linux(e) => e.fmt(f),
             MachineError::Engine(e) => f.write_str(e),
         }
     }

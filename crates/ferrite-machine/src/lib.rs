@@ -23,9 +23,10 @@
 //! character time-out, the ACPI PM timer's carry); a fw_cfg DMA request is carried out
 //! against guest memory as soon as the CPU returns for it.
 //!
-//! With [`MachineConfig::kernel`] set, the machine boots a multiboot kernel instead of
-//! running the BIOS ([`boot::multiboot`]): the BIOS image stays mapped, but the CPU starts
-//! at the kernel's entry point in 32-bit protected mode.
+//! With [`MachineConfig::kernel`] set, the machine boots a multiboot kernel
+//! ([`boot::multiboot`]) or a Linux bzImage ([`boot::linux`]) instead of running the BIOS:
+//! the BIOS image stays mapped, but the CPU starts at the kernel's entry point in 32-bit
+//! protected mode.
 #![deny(missing_docs)]
 
 mod board;
@@ -92,7 +93,7 @@ pub struct MachineConfig {
     pub no_reboot: bool,
     /// Log the first access to each unclaimed I/O port on stderr (the CLI's `--trace-io`).
     pub trace: bool,
-    /// A multiboot kernel to load and start instead of running the BIOS.
+    /// A multiboot kernel or Linux bzImage to load and start instead of running the BIOS.
     pub kernel: Option<KernelBoot>,
     /// The execution engine.
     pub engine: Engine,
@@ -139,7 +140,7 @@ pub struct Machine {
     budget_used: u64,
     resets: u64,
     interrupt: Arc<AtomicBool>,
-    boot: Option<boot::multiboot::LoadPlan>,
+    boot: Option<boot::BootPlan>,
     /// `cpu.insns` at the last device tick.
     last_tick: u64,
     /// The interpreter or the translator.
@@ -173,8 +174,7 @@ impl Machine {
         let mut cpu = Cpu::new();
         let boot = match config.kernel {
             Some(kernel) => {
-                let plan = boot::multiboot::prepare(kernel, mem.ram_size(), config.bios.len() as u32)
-                    .map_err(MachineError::Kernel)?;
+                let plan = boot::BootPlan::prepare(kernel, mem.ram_size(), config.bios.len() as u32)?;
                 plan.apply(&mut cpu, &mut mem);
                 Some(plan)
             }

@@ -63,16 +63,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub bios: Option<PathBuf>,
 
-    /// Boot a multiboot v1 kernel (ELF32 or a.out kludge) directly, without running the
-    /// BIOS: the CPU starts at its entry in 32-bit protected mode; a reset loads it again
+    /// Boot a kernel directly, without running the BIOS: a Linux bzImage (32-bit boot
+    /// protocol) or a multiboot v1 kernel (ELF32 or a.out kludge); the CPU starts at its
+    /// entry in 32-bit protected mode; a reset loads it again
     #[arg(long, value_name = "FILE")]
     pub kernel: Option<PathBuf>,
 
-    /// Arguments for the --kernel command line (the kernel sees "FILE STRING")
+    /// The --kernel command line: a bzImage sees STRING, a multiboot kernel "FILE STRING"
     #[arg(long, value_name = "STRING", requires = "kernel")]
     pub append: Option<String>,
 
-    /// Load FILE as a multiboot module after the --kernel (its string is FILE)
+    /// Load FILE as the bzImage's initrd (at the top of RAM) or as a multiboot module
+    /// after the kernel (its string is FILE)
     #[arg(long, value_name = "FILE", requires = "kernel")]
     pub initrd: Option<PathBuf>,
 

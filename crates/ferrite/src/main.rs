@@ -163,6 +163,7 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
     };
     let mut machine = Machine::new(config).map_err(|e| match (e, &args.kernel) {
         (MachineError::Kernel(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
+        (MachineError::Linux(e), Some(path)) => format!("cannot boot kernel {}: {e}", path.display()),
         (e, _) => e.to_string(),
     })?;
     machine.attach_drives(open_drives(&args)?);
@@ -320,13 +321,20 @@ fn read_guest_file(path: &Path, what: &str, ram_mib: u32) -> Result<Vec<u8>, Str
     Ok(data)
 }
 
-/// Reads a multiboot kernel and its module. The kernel's command line is its path,
-/// followed by `append` (as GRUB and QEMU pass it); the module's string is its path.
+/// Reads a kernel and its module. A multiboot kernel's command line is its path followed
+/// by `append` (as GRUB and QEMU pass it); a Linux bzImage's is `append` alone. The
+/// module's string is its path.
 fn read_kernel(path: &Path, append: Option<&str>, initrd: Option<&Path>, ram_mib: u32) -> Result<KernelBoot, String> {
     let image = read_guest_file(path, "kernel", ram_mib)?;
-    let mut cmdline = path.display().to_string();
+    let mut cmdline = if ferrite_machine::boot::linux::is_bzimage(&image) {
+        String::new()
+    } else {
+        path.display().to_string()
+    };
     if let Some(extra) = append {
-        cmdline.push(' ');
+        if !cmdline.is_empty() {
+            cmdline.push(' ');
+        }
         cmdline.push_str(extra);
     }
     let module = match initrd {

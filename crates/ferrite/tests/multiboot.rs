@@ -178,8 +178,8 @@ fn test_files_that_cannot_be_booted() {
     bz[0x202..0x206].copy_from_slice(b"HdrS");
     let path = scratch_file("bzImage", &bz);
     let o = ferrite(&["run", "--kernel", path.to_str().unwrap()]);
-    assert_error_line(&o, 1, "Linux kernel (bzImage)");
-    assert!(stderr(&o).contains("direct Linux boot comes with the platform work"), "{}", stderr(&o));
+    // A bzImage signature takes the Linux path, which refuses this header.
+    assert_error_line(&o, 1, "Linux boot protocol 0.00 is too old");
 
     let o = ferrite(&["run", "--kernel", "/nonexistent/kernel.elf"]);
     assert_error_line(&o, 1, "cannot read kernel /nonexistent/kernel.elf: No such file or directory");

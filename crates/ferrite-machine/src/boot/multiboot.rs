@@ -249,8 +249,8 @@ impl fmt::Display for MultibootError {
             }
             MultibootError::LinuxKernel => write!(
                 f,
-                "it is a Linux kernel (bzImage), not a multiboot kernel; direct Linux boot comes with \
-                 the platform work"
+                "it is a Linux kernel (bzImage), not a multiboot kernel; boot it through \
+                 boot::linux (ferrite run --kernel picks that path by itself)"
             ),
             MultibootError::BadChecksum { offset } => {
                 write!(f, "the multiboot header at offset {offset:#x} has a bad checksum")

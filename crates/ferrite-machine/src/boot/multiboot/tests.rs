@@ -164,7 +164,7 @@ fn test_linux_kernel_is_recognised() {
     bz[0x202..0x206].copy_from_slice(b"HdrS");
     let err = plan(bz).unwrap_err();
     assert_eq!(err, MultibootError::LinuxKernel);
-    assert!(err.to_string().contains("direct Linux boot comes with the platform work"), "{err}");
+    assert!(err.to_string().contains("boot it through boot::linux"), "{err}");
     assert_eq!(plan(b"just some text".to_vec()).unwrap_err().to_string(), MultibootError::NoHeader.to_string());
 }
 
