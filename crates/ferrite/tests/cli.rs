@@ -241,7 +241,7 @@ fn test_usage_errors_are_one_line_with_status_2() {
         (&["run", "--engine", "qemu"], "expected 'interp' or 'jit'"),
         (&["run", "-m", "0"], "1..=3584 MiB"),
         (&["run", "-m", "4096"], "1..=3584 MiB"),
-        (&["run", "--display", "window"], "platform"),
+        (&["run", "--display", "vnc"], "expected 'none' or 'window'"),
         (&["run", "--debugcon", "tcp:1"], "stdio, none or file:PATH"),
         (&["run", "--serial", "file:"], "needs a path"),
         (&["run", "--post-port", "70000"], "0..=65535"),

@@ -88,3 +88,17 @@ fn test_screenshot_of_vbe_framebuffer() {
     }
     assert_eq!(bad, 0, "pixels differing from the expected framebuffer pattern");
 }
+
+#[test]
+fn test_window_without_display_is_one_error_line() {
+    let o = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(["run", "--display", "window"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("ferrite runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("ferrite: error: cannot open the display window"), "{stderr}");
+}
