@@ -39,7 +39,11 @@ fn run(image: &[u8], engine: Engine) -> Result<(f64, u64, String, String), Strin
     let summary = m.run();
     let secs = t.elapsed().as_secs_f64();
     let text = String::from_utf8_lossy(&out.0.lock().expect("output lock")).to_string();
-    Ok((secs, m.cpu().insns, summary.to_string(), text))
+    let stop = match m.jit_stats() {
+        Some(s) => format!("{summary}\n       {s}"),
+        None => summary.to_string(),
+    };
+    Ok((secs, m.cpu().insns, stop, text))
 }
 
 fn main() {

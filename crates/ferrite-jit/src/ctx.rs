@@ -2,7 +2,7 @@
 //! page-access table, the A20 mask, per-segment bases and fast-path limits, the budget,
 //! and where a block left. It is `#[repr(C)]`; generated code addresses it through R13.
 
-use ferrite_cpu::{Cpu, Flags, SegReg};
+use ferrite_cpu::{Cpu, Flags, IoBus, RunExit, SegReg};
 use ferrite_mem::PhysMem;
 use std::mem::offset_of;
 
@@ -77,6 +77,19 @@ pub(crate) struct JitCtx {
     pub(crate) write_bound: [u64; 6],
     /// The jump cache for indirect branches, indexed by `eip % JUMP_CACHE_ENTRIES`.
     pub(crate) jump_cache: [JumpEntry; JUMP_CACHE_ENTRIES],
+    /// The budget value at the last point `cpu.insns` was brought up to date (the
+    /// dispatcher's entry, or an interpreter step called from generated code); what it
+    /// lost since then retired.
+    pub(crate) charged: i64,
+    /// Memory and I/O bus of the current run, for `helpers::step_one` (null outside a
+    /// run).
+    pub(crate) mem: *mut PhysMem,
+    pub(crate) io: Option<std::ptr::NonNull<dyn IoBus>>,
+    /// A run exit other than `Budget` that an interpreter step inside generated code
+    /// produced (HLT, a stop request, shutdown): the dispatcher returns it.
+    pub(crate) step_exit: Option<RunExit>,
+    /// Instructions generated code handed to the interpreter without leaving.
+    pub(crate) steps: u64,
 }
 
 impl JitCtx {
@@ -94,7 +107,27 @@ impl JitCtx {
             read_bound: [0; 6],
             write_bound: [0; 6],
             jump_cache: [JumpEntry::EMPTY; JUMP_CACHE_ENTRIES],
+            charged: 0,
+            mem: std::ptr::null_mut(),
+            io: None,
+            step_exit: None,
+            steps: 0,
         }
+    }
+
+    /// Segment bases and fast-path bounds as `load` computes them for `cpu`.
+    pub(crate) fn segment_fields(cpu: &Cpu) -> ([u32; 6], [u64; 6], [u64; 6]) {
+        let pm = cpu.protected_mode();
+        let mut out = ([0; 6], [0; 6], [0; 6]);
+        for s in SegReg::ALL {
+            let seg = &cpu.seg[s as usize];
+            out.0[s as usize] = seg.base;
+            let bound = seg.limit as u64 + 1;
+            let (read, write) = if pm { segment_access(seg.attrs) } else { (true, true) };
+            out.1[s as usize] = if read { bound } else { 0 };
+            out.2[s as usize] = if write { bound } else { 0 };
+        }
+        out
     }
 
     /// Forgets every jump-cache entry (some translation is going away).
@@ -109,15 +142,7 @@ impl JitCtx {
         self.page_access = mem.page_access_table().as_ptr();
         self.a20_mask = mem.a20_mask();
         self.ram_base = mem.ram_mut().as_mut_ptr();
-        let pm = cpu.protected_mode();
-        for s in SegReg::ALL {
-            let seg = &cpu.seg[s as usize];
-            self.seg_base[s as usize] = seg.base;
-            let bound = seg.limit as u64 + 1;
-            let (read, write) = if pm { segment_access(seg.attrs) } else { (true, true) };
-            self.read_bound[s as usize] = if read { bound } else { 0 };
-            self.write_bound[s as usize] = if write { bound } else { 0 };
-        }
+        (self.seg_base, self.read_bound, self.write_bound) = Self::segment_fields(cpu);
     }
 }
 

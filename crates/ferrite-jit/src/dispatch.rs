@@ -63,7 +63,18 @@ impl Jit {
             // Below 2^55: the blocks' flag-free budget check relies on it (emit::charge_budget).
             let charged = left.min(1 << 54) as i64;
             self.ctx.budget = charged;
+            self.ctx.charged = charged;
             self.ctx.exit_site = NO_SITE;
+            self.ctx.mem = mem as *mut PhysMem;
+            // SAFETY: only the lifetime is erased; `ctx.io` is cleared right after
+            // generated code returns, before `io`'s borrow ends, and only
+            // `helpers::step_one` (called from that code) uses it.
+            self.ctx.io = Some(unsafe {
+                std::mem::transmute::<std::ptr::NonNull<dyn IoBus + '_>, std::ptr::NonNull<dyn IoBus + 'static>>(
+                    std::ptr::NonNull::from(&mut *io),
+                )
+            });
+            let before = cpu.insns;
             let base = self.buf.base();
             // SAFETY: `base + self.entry_stub` is the trampoline assembled by
             // `emit::stubs` at the start of the code buffer, which follows the sysv64
@@ -78,12 +89,18 @@ impl Jit {
                 f(cpu as *mut Cpu, &mut *self.ctx as *mut JitCtx, (base + entry) as *const u8);
             }
             self.stats.block_runs += 1;
+            self.ctx.mem = std::ptr::null_mut();
+            self.ctx.io = None;
             // Generated code charges the budget for what it runs and gives back what an
-            // early exit skips; the difference is what retired.
-            let retired = (charged - self.ctx.budget) as u64;
+            // early exit skips; what it lost since the last sync point retired.
+            let retired = (self.ctx.charged - self.ctx.budget) as u64;
             cpu.insns = cpu.insns.wrapping_add(retired);
             cpu.tsc = cpu.tsc.wrapping_add(retired);
-            left = left.saturating_sub(retired);
+            left = left.saturating_sub(cpu.insns.wrapping_sub(before));
+            self.stats.interp_steps += std::mem::take(&mut self.ctx.steps);
+            if let Some(exit) = self.ctx.step_exit.take() {
+                return exit;
+            }
             match self.ctx.exit_reason {
                 r if r == ExitReason::Branch as u32 && self.chaining && self.ctx.exit_site != NO_SITE => {
                     chain_from = Some(self.ctx.exit_site as usize);
@@ -287,9 +304,8 @@ fn block_key(cpu: &Cpu, mem: &PhysMem) -> Option<Key> {
     }
     let linear = cs.base.wrapping_add(cpu.eip);
     let paging = cpu.cr0 & CR0_PG != 0;
-    let cpl = cpu.cpl();
     let phys = if paging {
-        let e = cpu.tlb.entry(linear, cpl == 3);
+        let e = cpu.tlb.entry(linear, cpu.cpl() == 3);
         if e.exec_tag != linear & !(PAGE_SIZE - 1) {
             return None;
         }
@@ -297,6 +313,15 @@ fn block_key(cpu: &Cpu, mem: &PhysMem) -> Option<Key> {
     } else {
         linear
     };
+    let (cs_base, cs_limit, mode) = mode_sig(cpu, mem);
+    Some(Key { phys, eip: cpu.eip, cs_base, cs_limit, mode })
+}
+
+/// CS base, CS limit and the mode bits of a block key for the current state.
+pub(crate) fn mode_sig(cpu: &Cpu, mem: &PhysMem) -> (u32, u32, u32) {
+    let cs = &cpu.seg[SegReg::Cs as usize];
+    let paging = cpu.cr0 & CR0_PG != 0;
+    let cpl = cpu.cpl();
     let mut mode = (cpl as u32) << MODE_CPL_SHIFT;
     if cpu.code32() {
         mode |= MODE_CODE32;
@@ -320,5 +345,5 @@ fn block_key(cpu: &Cpu, mem: &PhysMem) -> Option<Key> {
             mode |= MODE_FLAT;
         }
     }
-    Some(Key { phys, eip: cpu.eip, cs_base: cs.base, cs_limit: cs.limit, mode })
+    (cs.base, cs.limit, mode)
 }

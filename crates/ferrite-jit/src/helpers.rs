@@ -1,5 +1,6 @@
 //! Procedures generated code calls (sysv64) with the guest registers spilled to
-//! `cpu.gpr`: the fast path of `REP MOVS` / `REP STOS`.
+//! `cpu.gpr`: one instruction in the interpreter (`step_one`), and the fast path of
+//! `REP MOVS` / `REP STOS`.
 //!
 //! `rep_string` does one execution of the instruction the way the interpreter does it
 //! (`ferrite_cpu` `interp::string`: at most `REP_ITERATION_CAP` elements, then the
@@ -171,4 +172,56 @@ unsafe fn fill(host: *mut u8, len: usize, value: u32, size: u32, phase: u32) {
         // SAFETY: k < len, the caller's range.
         unsafe { *host.add(k) = bytes[(phase as usize + k) % size] };
     }
+}
+
+/// Runs the instruction at `cpu.eip` in the interpreter (`Cpu::step`: the interpreter's
+/// own procedures, with full semantics and precise faults) from inside generated code,
+/// with the guest registers and flags already written back. `left` is how many
+/// instructions of the block, this one included, are charged but not yet run. Returns 1
+/// when the block may go on with its next instruction: the step ended at `next_eip` and
+/// changed nothing the block was translated under or that needs the dispatcher (mode,
+/// CS, segments, control registers, A20, a written code page, an interrupt to take, an
+/// interrupt shadow, a halt, debug state). Otherwise returns 0, with the rest of the
+/// block's charge given back and any run exit left in `ctx.step_exit`.
+///
+/// # Safety
+/// `cpu` and `ctx` point to the live `Cpu` and `JitCtx` of the current run, whose `mem`
+/// and `io` the dispatcher set for this run, with no Rust reference to any of them in
+/// use.
+pub(crate) unsafe extern "sysv64" fn step_one(cpu: *mut Cpu, ctx: *mut JitCtx, left: u32, next_eip: u32) -> u32 {
+    // SAFETY: the caller's contract; `mem` and `io` were set by the dispatcher from the
+    // `&mut` it holds for the whole run and are not otherwise used while generated code
+    // runs.
+    let (cpu, ctx) = unsafe { (&mut *cpu, &mut *ctx) };
+    let (Some(mut io), false) = (ctx.io, ctx.mem.is_null()) else { return 0 };
+    // SAFETY: as above.
+    let (mem, io) = unsafe { (&mut *ctx.mem, io.as_mut()) };
+    // Bring the counters up to date: what ran since the last sync, without this
+    // instruction and the rest of the block. The step counts this one itself.
+    let done = ctx.charged - ctx.budget - left as i64;
+    cpu.insns = cpu.insns.wrapping_add(done as u64);
+    cpu.tsc = cpu.tsc.wrapping_add(done as u64);
+    ctx.charged = ctx.budget + left as i64 - 1;
+    ctx.steps += 1;
+    let before = crate::dispatch::mode_sig(cpu, mem);
+    let crs = (cpu.cr0, cpu.cr3, cpu.cr4);
+    let exit = cpu.step(mem, io);
+    let same = exit == ferrite_cpu::RunExit::Budget
+        && cpu.eip == next_eip
+        && !mem.code_written()
+        && crate::ctx::can_translate(cpu)
+        && !(cpu.eflags & ferrite_cpu::Flags::IF != 0 && io.intr_pending())
+        && (cpu.cr0, cpu.cr3, cpu.cr4) == crs
+        && mem.a20_mask() == ctx.a20_mask
+        && crate::dispatch::mode_sig(cpu, mem) == before
+        && JitCtx::segment_fields(cpu) == (ctx.seg_base, ctx.read_bound, ctx.write_bound);
+    if same {
+        return 1;
+    }
+    // Leave: the rest of the block did not run.
+    ctx.budget += left as i64 - 1;
+    if exit != ferrite_cpu::RunExit::Budget {
+        ctx.step_exit = Some(exit);
+    }
+    0
 }

@@ -34,6 +34,11 @@ pub(crate) enum Kind {
     Ret { size: u32, release: u32 },
     /// LOOP rel with ECX as the counter (32-bit address size): ends the block.
     Loop { target: u32 },
+    /// Anything else: the interpreter runs it from inside the block
+    /// (`helpers::step_one`); the block goes on when it fell through without changing
+    /// anything the block depends on. `ends`: it is a control transfer, the block ends
+    /// after it.
+    Step { ends: bool },
     /// REP MOVS / REP STOS with 32-bit addressing: one execution through
     /// `helpers::rep_string` (descriptor `desc`), or the interpreter; ends the block.
     RepString { desc: u32 },
@@ -59,6 +64,7 @@ impl Kind {
                 | Kind::Ret { .. }
                 | Kind::Loop { .. }
                 | Kind::RepString { .. }
+                | Kind::Step { ends: true }
         )
     }
 }
@@ -99,6 +105,8 @@ pub(crate) fn flags_rw(ins: &Instruction, kind: &Kind) -> (u32, u32) {
             (eflags_of(ins.rflags_read()), eflags_of(ins.rflags_modified()))
         }
         Kind::Jcc { .. } => (eflags_of(ins.rflags_read()), 0),
+        // The interpreter sees (and may change) all of EFLAGS.
+        Kind::Step { .. } => (ALL_FLAGS, 0),
         _ => (0, 0),
     }
 }

@@ -84,7 +84,10 @@ pub(crate) fn decode_block(mem: &PhysMem, spec: &BlockSpec) -> Option<Vec<(Instr
         if last > limit {
             break;
         }
-        let Some(kind) = plan::plan(&ins, spec.plan) else { break };
+        // Whatever the translator does not handle natively, the interpreter runs from
+        // inside the block.
+        let kind = plan::plan(&ins, spec.plan)
+            .unwrap_or(Kind::Step { ends: ins.flow_control() != iced_x86::FlowControl::Next });
         let ends = kind.ends_block();
         out.push((ins, kind));
         if ends {
@@ -119,7 +122,15 @@ pub(crate) fn emit_block(
     at: usize,
     exit_stub: usize,
 ) -> Result<Translated, String> {
-    let mut e = Emitter { ops: Asm::new(base + at), spec: *spec, at, exit_stub, slow: Vec::new(), sites: Vec::new() };
+    let mut e = Emitter {
+        ops: Asm::new(base + at),
+        spec: *spec,
+        at,
+        exit_stub,
+        slow: Vec::new(),
+        sites: Vec::new(),
+        leaves: Vec::new(),
+    };
     let live = plan::liveness(insns);
     let n = insns.len() as u32;
     let budget_exit = e.ops.new_dynamic_label();
@@ -180,6 +191,13 @@ pub(crate) fn emit_block(
                 e.site_exit(next_eip);
                 ended = true;
             }
+            Kind::Step { ends } => {
+                e.step(n - i, eip, next_eip);
+                if *ends {
+                    e.site_exit(next_eip);
+                    ended = true;
+                }
+            }
             Kind::RepString { desc } => {
                 e.rep_string(*desc, i, eip, next_eip);
                 ended = true;
@@ -204,6 +222,15 @@ pub(crate) fn emit_block(
     for s in std::mem::take(&mut e.slow) {
         dynasm!(e.ops ; .arch x64 ; =>s.label);
         emit::slow_path(&mut e.ops, s.flags, n - s.retired, s.eip, exit_stub);
+    }
+    for leave in std::mem::take(&mut e.leaves) {
+        dynasm!(e.ops
+            ; .arch x64
+            ; =>leave
+            ; mov DWORD [r13 + off::EXIT_REASON], ExitReason::Branch as i32
+            ; mov DWORD [r13 + off::EXIT_SITE], crate::ctx::NO_SITE as i32
+            ; jmp extern exit_stub
+        );
     }
     let mut exits = Vec::new();
     for (site, label, eip) in std::mem::take(&mut e.sites) {
@@ -249,6 +276,9 @@ struct Emitter {
     slow: Vec<Slow>,
     /// Patchable exits: offset of the `jmp rel32`, its stub's label, the guest EIP.
     sites: Vec<(usize, DynamicLabel, u32)>,
+    /// Exits after an interpreter step that must return to the dispatcher (`cpu.eip`
+    /// and the flags are already in the vCPU).
+    leaves: Vec<DynamicLabel>,
 }
 
 impl Emitter {
@@ -355,6 +385,37 @@ impl Emitter {
             ; mov DWORD [r13 + off::EXIT_SITE], crate::ctx::NO_SITE as i32
             ; jmp extern self.exit_stub
         );
+    }
+
+    /// The interpreter runs the instruction at `eip` (`helpers::step_one`), `left`
+    /// instructions before the block's end; the block goes on if it fell through to
+    /// `next_eip` with nothing the block depends on changed, else leaves for the
+    /// dispatcher at whatever EIP the step left.
+    fn step(&mut self, left: u32, eip: u32, next_eip: u32) {
+        emit::capture_flags(&mut self.ops);
+        emit::spill_gprs(&mut self.ops);
+        let helper = crate::helpers::step_one as *const () as usize as i64;
+        let leave = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov DWORD [r15 + off::EIP], eip as i32
+            ; mov rdi, r15
+            ; mov rsi, r13
+            ; mov edx, left as i32
+            ; mov ecx, next_eip as i32
+            ; mov rax, QWORD helper
+            ; call rax
+            ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
+            ; mov r8d, eax
+        );
+        emit::reload_gprs(&mut self.ops);
+        dynasm!(self.ops
+            ; .arch x64
+            ; test r8d, r8d
+            ; jz =>leave
+        );
+        emit::load_flags(&mut self.ops);
+        self.leaves.push(leave);
     }
 
     /// REP MOVS/STOS: one execution through `helpers::rep_string` with the guest
