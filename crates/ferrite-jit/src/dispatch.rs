@@ -146,6 +146,7 @@ impl Jit {
             for b in removed {
                 if b.entry.is_some() {
                     self.stats.blocks_invalidated += 1;
+                    *self.smc_pages.entry(page).or_insert(0) += 1;
                 }
                 for site in b.incoming {
                     self.patch(site.site, site.stub);
@@ -159,6 +160,11 @@ impl Jit {
         let key = block_key(cpu, mem)?;
         if let Some(idx) = self.cache.get(&key) {
             return Some(idx);
+        }
+        if !self.smc_pages.is_empty()
+            && self.smc_pages.get(&(key.phys >> PAGE_SHIFT)).is_some_and(|&n| n >= crate::SMC_PAGE_LIMIT)
+        {
+            return None;
         }
         let heat = self.cache.heat.entry(key).or_insert(0);
         *heat += 1;

@@ -37,6 +37,9 @@ pub const DEFAULT_CODE_BYTES: usize = 32 << 20;
 /// Default number of times a block start is reached (and interpreted) before it is
 /// translated.
 pub const DEFAULT_HOT_THRESHOLD: u32 = 2;
+/// Times a page's translations may be dropped for self-modifying code before the page is
+/// left to the interpreter (until the next flush).
+pub const SMC_PAGE_LIMIT: u32 = 16;
 
 /// Translator counters (`ferrite run --stats`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +113,10 @@ pub struct Jit {
     /// Small numbers for the (CS base, CS limit, mode bits) triples blocks run under;
     /// jump-cache entries are tagged with them.
     mode_ids: hashbrown::HashMap<(u32, u32, u32), u32>,
+    /// Per physical page, how many times its translations were dropped because it was
+    /// written; past [`SMC_PAGE_LIMIT`] the page's code is left to the interpreter
+    /// (translating code that keeps being rewritten costs more than it saves).
+    smc_pages: hashbrown::HashMap<u32, u32>,
     ctx: Box<JitCtx>,
     stats: JitStats,
     hot_threshold: u32,
@@ -148,6 +155,7 @@ impl Jit {
             exit_stub,
             cache: Cache::default(),
             mode_ids: hashbrown::HashMap::new(),
+            smc_pages: hashbrown::HashMap::new(),
             ctx: Box::new(JitCtx::new()),
             stats: JitStats::default(),
             hot_threshold: DEFAULT_HOT_THRESHOLD,
@@ -187,6 +195,7 @@ impl Jit {
     /// Drops every translation (after a machine reset or a bulk load into RAM).
     pub fn flush(&mut self) {
         self.cache.clear();
+        self.smc_pages.clear();
         self.ctx.clear_jump_cache();
         self.buf.truncate(self.stubs_len);
         self.stats.flushes += 1;
