@@ -180,7 +180,11 @@ impl Jit {
             eip: key.eip,
             phys: key.phys,
             code32: key.mode & MODE_CODE32 != 0,
-            plan: PlanMode { cs_limit: key.cs_limit, ss32: key.mode & MODE_SS32 != 0 },
+            plan: PlanMode {
+                cs_limit: key.cs_limit,
+                ss32: key.mode & MODE_SS32 != 0,
+                cli_free: key.mode & MODE_PE == 0 || key.mode >> MODE_CPL_SHIFT & 3 == 0,
+            },
             probe: ProbeMode {
                 paging: key.mode & MODE_PAGING != 0,
                 user: cpu.cpl() == 3,

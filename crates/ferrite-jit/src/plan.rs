@@ -15,6 +15,9 @@ use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register, Rfl
 pub(crate) enum Kind {
     /// No host code (NOP).
     Nothing,
+    /// CLD / STD / CLI: clear (`set` false) or set one EFLAGS bit that does not live in
+    /// host EFLAGS, in `cpu.eflags` directly.
+    SetFlag { bit: u32, set: bool },
     /// The host form of the instruction; with a memory operand, the probe runs first and
     /// the operand is `[R8]`.
     Native { host: Instruction, mem: Option<Access> },
@@ -76,6 +79,8 @@ pub(crate) struct PlanMode {
     pub(crate) cs_limit: u32,
     /// 32-bit stack (SS.B).
     pub(crate) ss32: bool,
+    /// CLI needs no privilege check: real mode, or CPL 0 (IOPL is never below 0).
+    pub(crate) cli_free: bool,
 }
 
 /// The six arithmetic flags as EFLAGS bits.
@@ -157,6 +162,9 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
     }
     match ins.mnemonic() {
         M::Nop => Some(Kind::Nothing),
+        M::Cld => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::DF, set: false }),
+        M::Std => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::DF, set: true }),
+        M::Cli if mode.cli_free => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::IF, set: false }),
         M::Jo
         | M::Jno
         | M::Jb

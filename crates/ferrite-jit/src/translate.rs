@@ -144,6 +144,22 @@ pub(crate) fn emit_block(
         let flags = if live[i as usize] != 0 { FlagsAt::Pushed } else { FlagsAt::Host };
         match kind {
             Kind::Nothing => {}
+            Kind::SetFlag { bit, set } => {
+                // The AND/OR would clobber the guest's arithmetic flags in host EFLAGS;
+                // save them around it only where they are live.
+                let live_flags = live[i as usize] != 0;
+                if live_flags {
+                    dynasm!(e.ops ; .arch x64 ; pushfq);
+                }
+                if *set {
+                    dynasm!(e.ops ; .arch x64 ; or DWORD [r15 + off::EFLAGS], *bit as i32);
+                } else {
+                    dynasm!(e.ops ; .arch x64 ; and DWORD [r15 + off::EFLAGS], !*bit as i32);
+                }
+                if live_flags {
+                    dynasm!(e.ops ; .arch x64 ; popfq);
+                }
+            }
             Kind::Native { host, mem: None } => emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?,
             Kind::Native { host, mem: Some(acc) } => {
                 emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;

@@ -162,7 +162,10 @@ fn random_insn32(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(ebx + disp);
     let m8 = byte_ptr(esi + disp);
     let imm = r.next() as u32;
-    match r.below(44) {
+    match r.below(47) {
+        44 => a.std(),
+        45 => a.cld(),
+        46 => a.cli(),
         42 | 43 => {
             // REP MOVS/STOS, short, sometimes overlapping, sometimes backwards (DF set).
             let k = r.below(24) as i32 - 8;
