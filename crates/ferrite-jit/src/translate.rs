@@ -142,6 +142,7 @@ pub(crate) fn emit_block(
         let eip = ins.ip() as u32;
         next_eip = mask_ip(ins.next_ip() as u32, spec.code32);
         let flags = if live[i as usize] != 0 { FlagsAt::Pushed } else { FlagsAt::Host };
+        let first_slow = e.slow.len();
         match kind {
             Kind::Nothing => {}
             Kind::SetFlag { bit, set } => {
@@ -223,6 +224,15 @@ pub(crate) fn emit_block(
                 ended = true;
             }
         }
+        // A slow path of a plain instruction (not a block end) runs it in the
+        // interpreter from inside the block and comes back right after it.
+        if matches!(kind, Kind::Native { .. } | Kind::Push { .. } | Kind::Pop { .. }) && e.slow.len() > first_slow {
+            let resume = e.ops.new_dynamic_label();
+            dynasm!(e.ops ; .arch x64 ; =>resume);
+            for s in &mut e.slow[first_slow..] {
+                s.resume = Some((resume, next_eip));
+            }
+        }
     }
     if !ended {
         // The block stopped before an instruction it does not translate, at a page end or
@@ -237,7 +247,16 @@ pub(crate) fn emit_block(
     emit::exit_to(&mut e.ops, spec.eip, ExitReason::Budget, exit_stub);
     for s in std::mem::take(&mut e.slow) {
         dynasm!(e.ops ; .arch x64 ; =>s.label);
-        emit::slow_path(&mut e.ops, s.flags, n - s.retired, s.eip, exit_stub);
+        match s.resume {
+            None => emit::slow_path(&mut e.ops, s.flags, n - s.retired, s.eip, exit_stub),
+            Some((resume, next)) => {
+                if s.flags == FlagsAt::Pushed {
+                    dynasm!(e.ops ; .arch x64 ; popfq);
+                }
+                e.step(n - s.retired, s.eip, next);
+                dynasm!(e.ops ; .arch x64 ; jmp =>resume);
+            }
+        }
     }
     for leave in std::mem::take(&mut e.leaves) {
         dynasm!(e.ops
@@ -281,6 +300,9 @@ struct Slow {
     flags: FlagsAt,
     retired: u32,
     eip: u32,
+    /// Where the block resumes after the interpreter ran the instruction from inside the
+    /// block, and that instruction's next EIP; `None`: leave for the dispatcher instead.
+    resume: Option<(DynamicLabel, u32)>,
 }
 
 /// Emission state for one block.
@@ -303,7 +325,7 @@ impl Emitter {
     fn probe(&mut self, acc: Access, flags: FlagsAt, i: u32, eip: u32) {
         let label = self.ops.new_dynamic_label();
         emit::probe(&mut self.ops, acc, self.spec.probe, flags == FlagsAt::Pushed, label);
-        self.slow.push(Slow { label, flags, retired: i, eip });
+        self.slow.push(Slow { label, flags, retired: i, eip, resume: None });
     }
 
     /// PUSH: store at SS:(SP - size), then move SP (so a fault leaves SP alone).
@@ -349,7 +371,7 @@ impl Emitter {
             ; cmp r9d, self.spec.plan.cs_limit as i32
             ; ja =>label
         );
-        self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip });
+        self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip, resume: None });
         self.add_sp((size + release) as i32);
         dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], r9d);
         self.jump_cache_lookup();
@@ -441,7 +463,7 @@ impl Emitter {
     fn rep_string(&mut self, desc: u32, i: u32, eip: u32, next_eip: u32) {
         emit::capture_flags(&mut self.ops);
         let slow = self.ops.new_dynamic_label();
-        self.slow.push(Slow { label: slow, flags: FlagsAt::Captured, retired: i, eip });
+        self.slow.push(Slow { label: slow, flags: FlagsAt::Captured, retired: i, eip, resume: None });
         dynasm!(self.ops
             ; .arch x64
             ; test DWORD [r15 + off::EFLAGS], ferrite_cpu::Flags::DF as i32
