@@ -122,7 +122,11 @@ impl Tracer {
             ));
         } else if cpu.insns != insns_before && ins.flow_control() == FlowControl::Next && !cpu.halted {
             let fallthrough = eip_before.wrapping_add(len as u32) & if code32 { u32::MAX } else { 0xFFFF };
-            if (cs_after, eip_after) != (cs_before, fallthrough) {
+            // A REP string instruction runs in chunks: one that stopped part-way stays put.
+            let rep_again = (cs_after, eip_after) == (cs_before, eip_before)
+                && (ins.has_rep_prefix() || ins.has_repne_prefix())
+                && ins.is_string_instruction();
+            if (cs_after, eip_after) != (cs_before, fallthrough) && !rep_again {
                 line.push_str(&format!(
                     "  interrupt delivered; the handler's first instruction ran: now {}\n",
                     format_pc(cpu)
@@ -213,5 +217,21 @@ mod tests {
         assert!(lines[3].contains("exception #UD (vector 6) at F000:0000FFF2 -> 0000:0000"), "{text}");
         assert_eq!(lines[4], "-- trace count reached");
         assert_eq!(lines.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn test_a_rep_string_instruction_run_in_chunks_is_not_an_interrupt() {
+        // mov cx,0x3000 ; rep stosb ; hlt
+        let mut image = vec![0xF4; 64 * 1024];
+        image[0xFFF0..0xFFF5].copy_from_slice(&[0xB9, 0x00, 0x30, 0xF3, 0xAA]);
+        let mut config = MachineConfig::new(image);
+        config.max_insns = Some(1000);
+        let mut m = Machine::new(config).unwrap();
+        let buf = Shared::default();
+        let mut s = Session::new(&mut m, Some(Tracer::new(Box::new(buf.clone()), None, None)));
+        let _ = s.cont(&mut never());
+        let text = buf.text();
+        assert!(text.lines().filter(|l| l.contains("rep stosb")).count() > 1, "ran in chunks: {text}");
+        assert!(!text.contains("interrupt delivered"), "{text}");
     }
 }
