@@ -195,7 +195,8 @@ fn test_run_for_steps_and_stops_at_breakpoints() {
             "ACPI PM block",
             "reset control",
             "chipset (8259A pair, 8254, RTC, 8042, port 0x92)",
-            "PCI configuration ports"
+            "PCI configuration ports",
+            "VGA (Bochs VBE)"
         ]
     );
 }
