@@ -1,6 +1,6 @@
 //! The code buffer: one fixed-size mapping that is executable (read + execute) except
-//! while the translator writes into it (read + write), so it is never writable and
-//! executable at once. Code is addressed by offset from the start; the mapping never
+//! for the pages the translator is writing (read + write for the moment of the copy), so
+//! no page is ever writable and executable at once. Code is addressed by offset from the start; the mapping never
 //! moves, so absolute jumps between blocks stay valid until the whole buffer is reset.
 
 use dynasmrt::mmap::{ExecutableBuffer, MutableBuffer};
@@ -9,8 +9,9 @@ use std::io;
 /// A fixed-capacity buffer of generated code.
 #[derive(Debug)]
 pub(crate) struct CodeBuffer {
-    /// The mapping; `None` only for the moment of a write.
-    exec: Option<ExecutableBuffer>,
+    /// The mapping, owned here so it lives as long as the buffer; writes change the
+    /// protection of single pages in place (`write`).
+    _exec: ExecutableBuffer,
     /// Bytes in use.
     len: usize,
     /// Bytes mapped.
@@ -25,7 +26,7 @@ impl CodeBuffer {
         let mut buf = MutableBuffer::new(cap)?;
         buf.set_len(cap);
         let base = buf.as_ptr() as usize;
-        Ok(CodeBuffer { exec: Some(buf.make_exec()?), len: 0, cap, base })
+        Ok(CodeBuffer { _exec: buf.make_exec()?, len: 0, cap, base })
     }
 
     /// Host address of offset 0.
@@ -57,14 +58,44 @@ impl CodeBuffer {
         Ok(at)
     }
 
-    /// Overwrites bytes at `at` (patching a jump for chaining or unchaining).
+    /// Overwrites bytes at `at` (patching a jump for chaining or unchaining). Only the
+    /// host pages the bytes touch are made writable (and not executable) for the copy:
+    /// re-protecting the whole mapping costs time proportional to its populated size.
     pub(crate) fn write(&mut self, at: usize, bytes: &[u8]) -> io::Result<()> {
         assert!(at + bytes.len() <= self.cap, "code buffer write out of range");
-        let exec = self.exec.take().expect("code buffer present");
-        let mut buf = exec.make_mut()?;
-        buf.set_len(self.cap);
-        buf[at..at + bytes.len()].copy_from_slice(bytes);
-        self.exec = Some(buf.make_exec()?);
-        Ok(())
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let page = page_size();
+        let start = (self.base + at) & !(page - 1);
+        let end = (self.base + at + bytes.len()).div_ceil(page) * page;
+        let protect = |prot: libc::c_int| -> io::Result<()> {
+            // SAFETY: `[start, end)` is whole pages inside the mapping this buffer owns
+            // (`base..base + cap`, page-aligned, `cap` a multiple of the page size as
+            // mmap rounds it, and `at + len <= cap`); changing their protection affects
+            // no Rust object. Generated code is never running while the translator
+            // writes (it runs only inside `Jit::run`'s call into the trampoline).
+            let r = unsafe { libc::mprotect(start as *mut libc::c_void, end - start, prot) };
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        };
+        protect(libc::PROT_READ | libc::PROT_WRITE)?;
+        // SAFETY: the range is inside the mapping (asserted above) and now writable.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), (self.base + at) as *mut u8, bytes.len()) };
+        protect(libc::PROT_READ | libc::PROT_EXEC)
+    }
+}
+
+/// The host page size.
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
     }
 }
