@@ -49,9 +49,7 @@ struct SstArgs {
 }
 
 fn run_sst(args: SstArgs) -> ExitCode {
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let cfg = SuiteConfig {
         dir: args.dir.clone(),
         filter: args.filter.clone(),
@@ -68,10 +66,7 @@ fn run_sst(args: SstArgs) -> ExitCode {
     };
     print!("{}", report::text(&result));
     if let Some(path) = &args.markdown {
-        let mut command = format!(
-            "cargo run --release -p ferrite-testsuite -- sst {}",
-            args.dir.display()
-        );
+        let mut command = format!("cargo run --release -p ferrite-testsuite -- sst {}", args.dir.display());
         if let Some(f) = &args.filter {
             command.push_str(&format!(" --filter '{f}'"));
         }
@@ -89,11 +84,7 @@ fn run_sst(args: SstArgs) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if result.pass_rate() < args.min_pass_rate {
-        eprintln!(
-            "pass rate {:.3}% is below the required {}%",
-            result.pass_rate(),
-            args.min_pass_rate
-        );
+        eprintln!("pass rate {:.3}% is below the required {}%", result.pass_rate(), args.min_pass_rate);
         return ExitCode::from(EXIT_BELOW_THRESHOLD);
     }
     ExitCode::SUCCESS

@@ -78,25 +78,16 @@ fn malformed_files_are_reported_not_fatal() {
 
 #[test]
 fn real_80286_suite_sample() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(REAL_SUITE);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(REAL_SUITE);
     if !dir.join("metadata.json").exists() {
-        eprintln!(
-            "\n*** SKIPPING real_80286_suite_sample: {} not found ***\n",
-            dir.display()
-        );
+        eprintln!("\n*** SKIPPING real_80286_suite_sample: {} not found ***\n", dir.display());
         return;
     }
     // Plain ALU, PUSHF (masked bits 12–15), INT n (exception frame), DIV (#DE), MOVSW.
     let r = run_suite(&config(&dir, Some("00,9C,CD,F7.6,A5"))).expect("suite runs");
     assert_eq!(r.forms.len(), 5);
     assert_eq!(r.errors().count(), 0);
-    assert!(
-        r.passed() + r.failed() > 4000,
-        "{}",
-        report::summary_line(&r)
-    );
+    assert!(r.passed() + r.failed() > 4000, "{}", report::summary_line(&r));
     print!("{}", report::text(&r));
     // These forms are long implemented; a drop this far means the runner or CPU broke.
     assert!(r.pass_rate() > 90.0, "{}", report::summary_line(&r));

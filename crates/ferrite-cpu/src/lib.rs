@@ -8,13 +8,13 @@
 #![deny(missing_docs)]
 
 mod bus;
-mod decode_cache;
 pub mod debug_walk;
+mod decode_cache;
 pub mod descriptor;
 mod fault;
 mod flags;
-pub mod hooks;
 mod fpu;
+pub mod hooks;
 mod interp;
 mod jit_api;
 mod memory;

@@ -73,12 +73,7 @@ impl Exec<'_> {
     /// Translation for an explicit privilege class (descriptor-table and TSS accesses are
     /// supervisor accesses whatever the CPL).
     #[inline]
-    pub(crate) fn translate_as(
-        &mut self,
-        linear: u32,
-        access: Access,
-        user: bool,
-    ) -> Result<u32, Fault> {
+    pub(crate) fn translate_as(&mut self, linear: u32, access: Access, user: bool) -> Result<u32, Fault> {
         if self.cpu.cr0 & CR0_PG == 0 {
             return Ok(linear);
         }
@@ -168,19 +163,12 @@ impl Exec<'_> {
             table = self.cpu.cr3 & !0xFFF;
         }
         // Directory level.
-        let pde_addr = if pae {
-            table | ((linear >> 18) & 0xFF8)
-        } else {
-            table | ((linear >> 20) & 0xFFC)
-        };
+        let pde_addr = if pae { table | ((linear >> 18) & 0xFF8) } else { table | ((linear >> 20) & 0xFFC) };
         let pde = self.read_entry(pde_addr, pae);
         if pde & pte::PRESENT == 0 {
             return Err(());
         }
-        w.levels[0] = Level {
-            addr: pde_addr,
-            value: pde,
-        };
+        w.levels[0] = Level { addr: pde_addr, value: pde };
         w.count = 1;
         w.writable &= pde & pte::WRITABLE != 0;
         w.user &= pde & pte::USER != 0;
@@ -196,19 +184,12 @@ impl Exec<'_> {
             return Ok(w);
         }
         table = pde as u32 & !0xFFF;
-        let pte_addr = if pae {
-            table | ((linear >> 9) & 0xFF8)
-        } else {
-            table | ((linear >> 10) & 0xFFC)
-        };
+        let pte_addr = if pae { table | ((linear >> 9) & 0xFF8) } else { table | ((linear >> 10) & 0xFFC) };
         let entry = self.read_entry(pte_addr, pae);
         if entry & pte::PRESENT == 0 {
             return Err(());
         }
-        w.levels[1] = Level {
-            addr: pte_addr,
-            value: entry,
-        };
+        w.levels[1] = Level { addr: pte_addr, value: entry };
         w.count = 2;
         w.writable &= entry & pte::WRITABLE != 0;
         w.user &= entry & pte::USER != 0;
@@ -239,8 +220,7 @@ impl Exec<'_> {
         if user {
             code |= pf::USER;
         }
-        if access == Access::Execute && self.cpu.cr4 & CR4_PAE != 0 && self.cpu.efer & EFER_NXE != 0
-        {
+        if access == Access::Execute && self.cpu.cr4 & CR4_PAE != 0 && self.cpu.efer & EFER_NXE != 0 {
             code |= pf::FETCH;
         }
         self.cpu.cr2 = linear;
@@ -278,11 +258,7 @@ mod tests {
             0xF4,
         ];
         let (cpu, mem) = run_real_with(&code, build_tables);
-        assert_eq!(
-            mem.read_u8(0x9000),
-            0x34,
-            "write went through the page table"
-        );
+        assert_eq!(mem.read_u8(0x9000), 0x34, "write went through the page table");
         assert_eq!(mem.read_u8(0x8000), 0, "identity frame untouched");
         let pte = u32::from_le_bytes([
             mem.read_u8(PAGE_TABLE + 32),

@@ -31,13 +31,8 @@ pub struct TlbEntry {
 
 impl TlbEntry {
     /// An entry that matches nothing.
-    pub const EMPTY: TlbEntry = TlbEntry {
-        read_tag: TAG_INVALID,
-        write_tag: TAG_INVALID,
-        exec_tag: TAG_INVALID,
-        addend: 0,
-        global: 0,
-    };
+    pub const EMPTY: TlbEntry =
+        TlbEntry { read_tag: TAG_INVALID, write_tag: TAG_INVALID, exec_tag: TAG_INVALID, addend: 0, global: 0 };
 }
 
 /// Shadow-MMU counters.
@@ -62,9 +57,7 @@ pub struct SoftTlb {
 
 impl Default for SoftTlb {
     fn default() -> Self {
-        SoftTlb {
-            entries: [[TlbEntry::EMPTY; TLB_ENTRIES]; 2],
-        }
+        SoftTlb { entries: [[TlbEntry::EMPTY; TLB_ENTRIES]; 2] }
     }
 }
 
@@ -115,13 +108,7 @@ mod tests {
     use super::*;
 
     fn entry_for(page: u32) -> TlbEntry {
-        TlbEntry {
-            read_tag: page,
-            write_tag: page,
-            exec_tag: page,
-            addend: 0x1000,
-            global: 0,
-        }
+        TlbEntry { read_tag: page, write_tag: page, exec_tag: page, addend: 0x1000, global: 0 }
     }
 
     #[test]
@@ -137,14 +124,7 @@ mod tests {
     #[test]
     fn test_flush_keeps_global_entries_when_asked() {
         let mut t = SoftTlb::default();
-        t.fill(
-            0xC000_0000,
-            false,
-            TlbEntry {
-                global: 1,
-                ..entry_for(0xC000_0000)
-            },
-        );
+        t.fill(0xC000_0000, false, TlbEntry { global: 1, ..entry_for(0xC000_0000) });
         t.fill(0x0800_0000, true, entry_for(0x0800_0000));
         t.flush(true);
         assert_eq!(t.entry(0xC000_0000, false).read_tag, 0xC000_0000);

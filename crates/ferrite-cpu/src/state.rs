@@ -3,9 +3,9 @@
 use crate::decode_cache::DecodeCache;
 use crate::flags::Flags;
 use crate::fpu::FpuState;
-use crate::simd::SseState;
 use crate::hooks::DebugHooks;
 use crate::interp::{DebugState, MsrState};
+use crate::simd::SseState;
 use crate::soft_tlb::{MmuStats, SoftTlb};
 
 /// General-purpose register numbers, in x86 encoding order.
@@ -50,8 +50,7 @@ pub enum SegReg {
 
 impl SegReg {
     /// All six, in encoding order.
-    pub const ALL: [SegReg; 6] =
-        [SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs];
+    pub const ALL: [SegReg; 6] = [SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs];
     /// The assembler name.
     pub fn name(self) -> &'static str {
         ["es", "cs", "ss", "ds", "fs", "gs"][self as usize]
@@ -242,8 +241,7 @@ impl Cpu {
         for s in SegReg::ALL {
             self.seg[s as usize] = Segment::real_mode(0);
         }
-        self.seg[SegReg::Cs as usize] =
-            Segment { selector: 0xF000, attrs: 0x9B, base: 0xFFFF_0000, limit: 0xFFFF };
+        self.seg[SegReg::Cs as usize] = Segment { selector: 0xF000, attrs: 0x9B, base: 0xFFFF_0000, limit: 0xFFFF };
         self.ldtr = Segment { selector: 0, attrs: 0x82, base: 0, limit: 0xFFFF };
         self.tr = Segment { selector: 0, attrs: 0x8B, base: 0, limit: 0xFFFF };
         self.gdtr = TableReg { base: 0, limit: 0xFFFF };

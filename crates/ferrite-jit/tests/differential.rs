@@ -446,4 +446,3 @@ fn test_bench_kernel_runs_to_the_end_on_both_engines() {
     let stats = b.jit_stats().unwrap();
     assert!(stats.interp_steps * 10 < b.cpu().insns, "mostly translated: {stats}");
 }
-

@@ -30,11 +30,11 @@
 #![deny(missing_docs)]
 
 mod board;
-mod chipset;
-pub mod display;
-pub mod clock;
-mod engine;
 pub mod boot;
+mod chipset;
+pub mod clock;
+pub mod display;
+mod engine;
 mod error;
 pub mod irq;
 pub mod pci;
@@ -42,10 +42,10 @@ pub mod port_bus;
 mod summary;
 
 pub use board::{DeviceId, DeviceInfo};
-pub use engine::Engine;
-pub use ferrite_jit::JitStats;
 pub use boot::multiboot::{BootModule, KernelBoot};
+pub use engine::Engine;
 pub use error::MachineError;
+pub use ferrite_jit::JitStats;
 pub use summary::{
     RunSummary, StopReason, STATUS_DEBUG_STOP, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF,
     STATUS_TRIPLE_FAULT,

@@ -79,10 +79,7 @@ impl fmt::Display for MemError {
                 "bad guest RAM size {n} bytes (must be a non-zero multiple of 4 KiB, at most {} MiB)",
                 MAX_RAM >> 20
             ),
-            MemError::BadBiosSize(n) => write!(
-                f,
-                "BIOS image is {n} bytes; it must be exactly 64, 128 or 256 KiB"
-            ),
+            MemError::BadBiosSize(n) => write!(f, "BIOS image is {n} bytes; it must be exactly 64, 128 or 256 KiB"),
             MemError::BadOptionRom { addr, len } => write!(
                 f,
                 "option ROM of {len} bytes at {addr:#x} must be non-empty, 2 KiB-aligned and within 0xC0000..0xE0000"
@@ -125,10 +122,8 @@ impl PhysMem {
         if ram_bytes == 0 || !ram_bytes.is_multiple_of(PAGE_SIZE as usize) || ram_bytes > MAX_RAM {
             return Err(MemError::BadRamSize(ram_bytes));
         }
-        let ram = memmap2::MmapOptions::new()
-            .len(ram_bytes)
-            .map_anon()
-            .map_err(|e| MemError::MapFailed(e.to_string()))?;
+        let ram =
+            memmap2::MmapOptions::new().len(ram_bytes).map_anon().map_err(|e| MemError::MapFailed(e.to_string()))?;
         let pages = ram_bytes / PAGE_SIZE as usize;
         let mut mem = PhysMem {
             ram,

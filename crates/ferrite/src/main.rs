@@ -19,9 +19,9 @@ use cli::{Cli, Command, RunArgs, Sink};
 use ferrite_debug::gdb::GdbEnd;
 use ferrite_debug::session::{never, Session, Stop};
 use ferrite_debug::trace::Tracer;
-use ferrite_machine::{BootModule, KernelBoot, Machine, MachineConfig, MachineError, StopReason};
 use ferrite_devices::ata_identify::Drive;
 use ferrite_devices::block::{DiskImage, MediaKind};
+use ferrite_machine::{BootModule, KernelBoot, Machine, MachineConfig, MachineError, StopReason};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -326,11 +326,8 @@ fn read_guest_file(path: &Path, what: &str, ram_mib: u32) -> Result<Vec<u8>, Str
 /// module's string is its path.
 fn read_kernel(path: &Path, append: Option<&str>, initrd: Option<&Path>, ram_mib: u32) -> Result<KernelBoot, String> {
     let image = read_guest_file(path, "kernel", ram_mib)?;
-    let mut cmdline = if ferrite_machine::boot::linux::is_bzimage(&image) {
-        String::new()
-    } else {
-        path.display().to_string()
-    };
+    let mut cmdline =
+        if ferrite_machine::boot::linux::is_bzimage(&image) { String::new() } else { path.display().to_string() };
     if let Some(extra) = append {
         if !cmdline.is_empty() {
             cmdline.push(' ');

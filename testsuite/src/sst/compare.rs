@@ -24,11 +24,7 @@ pub struct Masks {
 
 impl Default for Masks {
     fn default() -> Self {
-        Masks {
-            flags: 0xFFFF,
-            regs: [0xFFFF; REG_COUNT],
-            flags_pushed_at_sp: false,
-        }
+        Masks { flags: 0xFFFF, regs: [0xFFFF; REG_COUNT], flags_pushed_at_sp: false }
     }
 }
 
@@ -82,59 +78,29 @@ pub enum Diff {
 }
 
 /// Names of FLAGS bits 0–11 for diagnostics (`-` for reserved bits).
-const FLAG_NAMES: [&str; 12] = [
-    "CF", "-", "PF", "-", "AF", "-", "ZF", "SF", "TF", "IF", "DF", "OF",
-];
+const FLAG_NAMES: [&str; 12] = ["CF", "-", "PF", "-", "AF", "-", "ZF", "SF", "TF", "IF", "DF", "OF"];
 
 /// The names of the flags set in `bits`, e.g. `"CF OF"`.
 pub fn flag_names(bits: u32) -> String {
-    let names: Vec<&str> = FLAG_NAMES
-        .iter()
-        .enumerate()
-        .filter(|(i, n)| bits & (1 << i) != 0 && **n != "-")
-        .map(|(_, n)| *n)
-        .collect();
+    let names: Vec<&str> =
+        FLAG_NAMES.iter().enumerate().filter(|(i, n)| bits & (1 << i) != 0 && **n != "-").map(|(_, n)| *n).collect();
     names.join(" ")
 }
 
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Diff::Reg {
-                reg: Reg::Flags,
-                expected,
-                got,
-                mask,
-            } => {
+            Diff::Reg { reg: Reg::Flags, expected, got, mask } => {
                 let bad = (expected ^ got) & mask;
-                write!(
-                    f,
-                    "flags exp {expected:#06x} got {got:#06x} [{}]",
-                    flag_names(bad)
-                )
+                write!(f, "flags exp {expected:#06x} got {got:#06x} [{}]", flag_names(bad))
             }
-            Diff::Reg {
-                reg, expected, got, ..
-            } => {
+            Diff::Reg { reg, expected, got, .. } => {
                 write!(f, "{} exp {expected:#06x} got {got:#06x}", reg.name())
             }
-            Diff::Ram {
-                addr,
-                expected,
-                got,
-                mask,
-            } if mask != 0xFF => {
-                write!(
-                    f,
-                    "ram[{addr:#x}] exp {expected:#04x} got {got:#04x} (mask {mask:#04x})"
-                )
+            Diff::Ram { addr, expected, got, mask } if mask != 0xFF => {
+                write!(f, "ram[{addr:#x}] exp {expected:#04x} got {got:#04x} (mask {mask:#04x})")
             }
-            Diff::Ram {
-                addr,
-                expected,
-                got,
-                ..
-            } => write!(f, "ram[{addr:#x}] exp {expected:#04x} got {got:#04x}"),
+            Diff::Ram { addr, expected, got, .. } => write!(f, "ram[{addr:#x}] exp {expected:#04x} got {got:#04x}"),
         }
     }
 }
@@ -174,24 +140,14 @@ fn ram_mask(flags_bytes: Option<(u32, u32)>, masks: &Masks, addr: u32) -> u8 {
 /// Every masked difference between the hardware's final state and the emulator's:
 /// each register (listed in `final.regs` or else unchanged from `initial.regs`) and each
 /// byte in `final.ram`, read through `read`.
-pub fn compare(
-    test: &TestCase,
-    masks: &Masks,
-    observed: &Observed,
-    read: impl Fn(u32) -> u8,
-) -> Vec<Diff> {
+pub fn compare(test: &TestCase, masks: &Masks, observed: &Observed, read: impl Fn(u32) -> u8) -> Vec<Diff> {
     let mut diffs = Vec::new();
     for reg in Reg::ALL {
         let mask = masks.for_reg(reg);
         let expected = test.expected(reg) as u32;
         let got = observed[reg as usize];
         if (expected ^ got) & mask != 0 {
-            diffs.push(Diff::Reg {
-                reg,
-                expected,
-                got,
-                mask,
-            });
+            diffs.push(Diff::Reg { reg, expected, got, mask });
         }
     }
     let flags_bytes = pushed_flags_bytes(test, masks);
@@ -199,12 +155,7 @@ pub fn compare(
         let mask = ram_mask(flags_bytes, masks, addr);
         let got = read(addr);
         if (expected ^ got) & mask != 0 {
-            diffs.push(Diff::Ram {
-                addr,
-                expected,
-                got,
-                mask,
-            });
+            diffs.push(Diff::Ram { addr, expected, got, mask });
         }
     }
     diffs
@@ -259,15 +210,7 @@ mod tests {
         assert!(compare(&t, &Masks::default(), &o, |_| 0).is_empty());
         o[Reg::Ax as usize] = t.initial[Reg::Ax as usize] as u32;
         let d = compare(&t, &Masks::default(), &o, |_| 0);
-        assert_eq!(
-            d,
-            vec![Diff::Reg {
-                reg: Reg::Ax,
-                expected: 0xBEEF,
-                got: 0x0001,
-                mask: 0xFFFF_FFFF
-            }]
-        );
+        assert_eq!(d, vec![Diff::Reg { reg: Reg::Ax, expected: 0xBEEF, got: 0x0001, mask: 0xFFFF_FFFF }]);
     }
 
     #[test]
@@ -276,10 +219,7 @@ mod tests {
         t.final_regs[Reg::Flags as usize] = Some(0x0013); // AF set on the hardware
         let mut o = observed_from(&t);
         o[Reg::Flags as usize] = 0x7003; // AF clear, IOPL/NT differ
-        let masks = Masks {
-            flags: 0xFFEF,
-            ..Masks::default()
-        };
+        let masks = Masks { flags: 0xFFEF, ..Masks::default() };
         assert!(compare(&t, &masks, &o, |_| 0).is_empty());
         // Without the AF mask the difference shows, naming the flag.
         let d = compare(&t, &Masks::default(), &o, |_| 0);
@@ -295,10 +235,7 @@ mod tests {
         t.final_regs[Reg::Sp as usize] = Some(0x00FC);
         t.final_ram = vec![(0x500, 0x13), (0x501, 0x00), (0x600, 0xAA)];
         let o = observed_from(&t);
-        let masks = Masks {
-            flags: 0xFFEF,
-            ..Masks::default()
-        };
+        let masks = Masks { flags: 0xFFEF, ..Masks::default() };
         // Pushed FLAGS differ in AF and bits 12–15: fine only when an exception pushed them.
         let mem = |a: u32| match a {
             0x500 => 0x03,
@@ -307,38 +244,21 @@ mod tests {
             _ => 0,
         };
         assert_eq!(compare(&t, &masks, &o, mem).len(), 2);
-        t.exception = Some(ExceptionInfo {
-            number: 0,
-            flag_address: 0x500,
-        });
+        t.exception = Some(ExceptionInfo { number: 0, flag_address: 0x500 });
         assert!(compare(&t, &masks, &o, mem).is_empty());
         // PUSHF: the same word at SS:SP itself.
         t.exception = None;
         t.final_regs[Reg::Sp as usize] = Some(0x0100);
         let o = observed_from(&t);
-        let pushf = Masks {
-            flags_pushed_at_sp: true,
-            ..masks
-        };
+        let pushf = Masks { flags_pushed_at_sp: true, ..masks };
         assert!(compare(&t, &pushf, &o, mem).is_empty());
-        t.exception = Some(ExceptionInfo {
-            number: 0,
-            flag_address: 0x500,
-        });
+        t.exception = Some(ExceptionInfo { number: 0, flag_address: 0x500 });
         t.final_regs[Reg::Sp as usize] = Some(0x00FC);
         let o = observed_from(&t);
         // Other bytes are still compared in full.
         let bad = |a: u32| if a == 0x600 { 0xAB } else { mem(a) };
         let d = compare(&t, &masks, &o, bad);
-        assert_eq!(
-            d,
-            vec![Diff::Ram {
-                addr: 0x600,
-                expected: 0xAA,
-                got: 0xAB,
-                mask: 0xFF
-            }]
-        );
+        assert_eq!(d, vec![Diff::Ram { addr: 0x600, expected: 0xAA, got: 0xAB, mask: 0xFF }]);
     }
 
     #[test]
@@ -347,20 +267,11 @@ mod tests {
         // SP odd: the FLAGS word straddles an aligned word; flag_address is one byte low.
         t.final_regs[Reg::Ss as usize] = Some(0x1000);
         t.final_regs[Reg::Sp as usize] = Some(0x0011);
-        t.exception = Some(ExceptionInfo {
-            number: 13,
-            flag_address: 0x10014,
-        });
-        assert_eq!(
-            pushed_flags_bytes(&t, &Masks::default()),
-            Some((0x10015, 0x10016))
-        );
+        t.exception = Some(ExceptionInfo { number: 13, flag_address: 0x10014 });
+        assert_eq!(pushed_flags_bytes(&t, &Masks::default()), Some((0x10015, 0x10016)));
         // And the offset wraps inside the stack segment.
         t.final_regs[Reg::Sp as usize] = Some(0xFFFB);
-        assert_eq!(
-            pushed_flags_bytes(&t, &Masks::default()),
-            Some((0x1FFFF, 0x10000))
-        );
+        assert_eq!(pushed_flags_bytes(&t, &Masks::default()), Some((0x1FFFF, 0x10000)));
     }
 
     #[test]

@@ -52,10 +52,7 @@ impl fmt::Display for Failure {
                 }
                 Ok(())
             }
-            Failure::NoHalt {
-                exit,
-                cs_ip: (cs, ip),
-            } => write!(f, "no HLT ({exit} at {cs:04x}:{ip:04x})"),
+            Failure::NoHalt { exit, cs_ip: (cs, ip) } => write!(f, "no HLT ({exit} at {cs:04x}:{ip:04x})"),
             Failure::TripleFault => f.write_str("triple fault"),
             Failure::Panic(msg) => write!(f, "panic: {msg}"),
         }
@@ -85,10 +82,7 @@ fn install_panic_hook() {
                 } else {
                     "(non-string payload)".to_string()
                 };
-                let at = info
-                    .location()
-                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
-                    .unwrap_or_default();
+                let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
                 LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
             } else {
                 default(info);
@@ -134,13 +128,8 @@ impl Worker {
     /// A worker with fresh 16 MiB guest memory; `budget` as in [`DEFAULT_BUDGET`].
     pub fn new(budget: u64) -> Result<Worker, String> {
         install_panic_hook();
-        let mem =
-            PhysMem::new(GUEST_RAM_BYTES).map_err(|e| format!("cannot map guest memory: {e}"))?;
-        Ok(Worker {
-            cpu: Cpu::new(),
-            mem,
-            budget,
-        })
+        let mem = PhysMem::new(GUEST_RAM_BYTES).map_err(|e| format!("cannot map guest memory: {e}"))?;
+        Ok(Worker { cpu: Cpu::new(), mem, budget })
     }
 
     /// Runs one test and compares the result; `Ok(())` when it passed.
@@ -151,9 +140,7 @@ impl Worker {
         let result = match outcome {
             Ok(r) => r,
             Err(_) => {
-                let msg = LAST_PANIC
-                    .with(|p| p.borrow_mut().take())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "unknown panic".into());
                 // The CPU may be half-updated; start the next test from a clean one.
                 self.cpu = Cpu::new();
                 Err(Failure::Panic(msg))
@@ -204,10 +191,7 @@ impl Worker {
             RunExit::TripleFault => return Err(Failure::TripleFault),
             other => {
                 let cs = self.cpu.seg[SegReg::Cs as usize].selector;
-                return Err(Failure::NoHalt {
-                    exit: format!("{other:?}"),
-                    cs_ip: (cs, self.cpu.eip),
-                });
+                return Err(Failure::NoHalt { exit: format!("{other:?}"), cs_ip: (cs, self.cpu.eip) });
             }
         }
         let observed = self.observe();
@@ -259,17 +243,11 @@ const IVT_ENTRY_BYTES: u32 = 4;
 /// itself loads the P6 vector's entry.
 fn vector_aliases(test: &TestCase) -> impl Iterator<Item = (u32, u32)> + '_ {
     let raised = test.exception.map(|e| e.number);
-    skips::VECTOR_ALIASES
-        .iter()
-        .filter(move |(v286, _)| raised == Some(*v286))
-        .filter_map(move |&(v286, vp6)| {
-            let (from, to) = (v286 as u32 * IVT_ENTRY_BYTES, vp6 as u32 * IVT_ENTRY_BYTES);
-            let listed = test
-                .initial_ram
-                .iter()
-                .any(|(a, _)| (to..to + IVT_ENTRY_BYTES).contains(a));
-            (!listed).then_some((from, to))
-        })
+    skips::VECTOR_ALIASES.iter().filter(move |(v286, _)| raised == Some(*v286)).filter_map(move |&(v286, vp6)| {
+        let (from, to) = (v286 as u32 * IVT_ENTRY_BYTES, vp6 as u32 * IVT_ENTRY_BYTES);
+        let listed = test.initial_ram.iter().any(|(a, _)| (to..to + IVT_ENTRY_BYTES).contains(a));
+        (!listed).then_some((from, to))
+    })
 }
 
 /// Access byte of a real-mode code segment: present, code, readable, accessed.

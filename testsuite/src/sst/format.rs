@@ -65,9 +65,7 @@ impl Reg {
 
     /// The name the test files use.
     pub fn name(self) -> &'static str {
-        [
-            "ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip", "flags",
-        ][self as usize]
+        ["ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip", "flags"][self as usize]
     }
 
     /// Parses a test-file register name.
@@ -142,13 +140,11 @@ fn err<T>(msg: impl Into<String>) -> Result<T, FormatError> {
 }
 
 fn field<'a>(obj: &'a Map<String, Value>, key: &str, what: &str) -> Result<&'a Value, FormatError> {
-    obj.get(key)
-        .ok_or_else(|| FormatError(format!("{what}: missing \"{key}\"")))
+    obj.get(key).ok_or_else(|| FormatError(format!("{what}: missing \"{key}\"")))
 }
 
 fn as_object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, FormatError> {
-    v.as_object()
-        .ok_or_else(|| FormatError(format!("{what}: expected an object")))
+    v.as_object().ok_or_else(|| FormatError(format!("{what}: expected an object")))
 }
 
 fn as_uint(v: &Value, max: u64, what: &str) -> Result<u64, FormatError> {
@@ -163,36 +159,23 @@ pub fn parse_header(line: &str) -> Result<Header, FormatError> {
     let v: Value = serde_json::from_str(line).map_err(|e| FormatError(format!("header: {e}")))?;
     let top = as_object(&v, "header line")?;
     let h = as_object(field(top, "header", "header line")?, "header")?;
-    let mnemonic = h
-        .get("mnemonic")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_string();
+    let mnemonic = h.get("mnemonic").and_then(Value::as_str).unwrap_or("?").to_string();
     let mut regs_mask = [0xFFFF; REG_COUNT];
     if let Some(masks) = h.get("regs_mask") {
         for (name, m) in as_object(masks, "header.regs_mask")? {
-            let reg = Reg::from_name(name).ok_or_else(|| {
-                FormatError(format!("header.regs_mask: unknown register {name:?}"))
-            })?;
+            let reg = Reg::from_name(name)
+                .ok_or_else(|| FormatError(format!("header.regs_mask: unknown register {name:?}")))?;
             regs_mask[reg as usize] = as_uint(m, 0xFFFF, "header.regs_mask")? as u16;
         }
     }
-    Ok(Header {
-        mnemonic,
-        regs_mask,
-    })
+    Ok(Header { mnemonic, regs_mask })
 }
 
 fn parse_ram(v: &Value, what: &str) -> Result<Vec<(u32, u8)>, FormatError> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| FormatError(format!("{what}: expected an array")))?;
+    let arr = v.as_array().ok_or_else(|| FormatError(format!("{what}: expected an array")))?;
     arr.iter()
         .map(|pair| match pair.as_array().map(Vec::as_slice) {
-            Some([a, b]) => Ok((
-                as_uint(a, u32::MAX as u64, what)? as u32,
-                as_uint(b, 0xFF, what)? as u8,
-            )),
+            Some([a, b]) => Ok((as_uint(a, u32::MAX as u64, what)? as u32, as_uint(b, 0xFF, what)? as u8)),
             _ => err(format!("{what}: expected [address, byte], found {pair}")),
         })
         .collect()
@@ -201,8 +184,7 @@ fn parse_ram(v: &Value, what: &str) -> Result<Vec<(u32, u8)>, FormatError> {
 fn parse_regs(v: &Value, what: &str) -> Result<[Option<u16>; REG_COUNT], FormatError> {
     let mut out = [None; REG_COUNT];
     for (name, val) in as_object(v, what)? {
-        let reg = Reg::from_name(name)
-            .ok_or_else(|| FormatError(format!("{what}: unknown register {name:?}")))?;
+        let reg = Reg::from_name(name).ok_or_else(|| FormatError(format!("{what}: unknown register {name:?}")))?;
         out[reg as usize] = Some(as_uint(val, 0xFFFF, what)? as u16);
     }
     Ok(out)
@@ -213,28 +195,18 @@ pub fn parse_test(line: &str) -> Result<TestCase, FormatError> {
     let v: Value = serde_json::from_str(line).map_err(|e| FormatError(format!("test: {e}")))?;
     let t = as_object(&v, "test")?;
     let idx = as_uint(field(t, "idx", "test")?, u64::MAX, "test.idx")?;
-    let name = t
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let name = t.get("name").and_then(Value::as_str).unwrap_or("").to_string();
     let what = |s: &str| format!("test {idx}: {s}");
     let bytes = match t.get("bytes").and_then(Value::as_array) {
-        Some(a) => a
-            .iter()
-            .map(|b| as_uint(b, 0xFF, &what("bytes")).map(|b| b as u8))
-            .collect::<Result<_, _>>()?,
+        Some(a) => a.iter().map(|b| as_uint(b, 0xFF, &what("bytes")).map(|b| b as u8)).collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
     let init = as_object(field(t, "initial", &what("test"))?, &what("initial"))?;
-    let init_regs = parse_regs(
-        field(init, "regs", &what("initial"))?,
-        &what("initial.regs"),
-    )?;
+    let init_regs = parse_regs(field(init, "regs", &what("initial"))?, &what("initial.regs"))?;
     let mut initial = [0u16; REG_COUNT];
     for reg in Reg::ALL {
-        initial[reg as usize] = init_regs[reg as usize]
-            .ok_or_else(|| FormatError(what(&format!("initial.regs lacks {}", reg.name()))))?;
+        initial[reg as usize] =
+            init_regs[reg as usize].ok_or_else(|| FormatError(what(&format!("initial.regs lacks {}", reg.name()))))?;
     }
     let initial_ram = parse_ram(field(init, "ram", &what("initial"))?, &what("initial.ram"))?;
     let fin = as_object(field(t, "final", &what("test"))?, &what("final"))?;
@@ -251,11 +223,7 @@ pub fn parse_test(line: &str) -> Result<TestCase, FormatError> {
         Some(e) => {
             let e = as_object(e, &what("exception"))?;
             Some(ExceptionInfo {
-                number: as_uint(
-                    field(e, "number", &what("exception"))?,
-                    0xFF,
-                    &what("exception.number"),
-                )? as u8,
+                number: as_uint(field(e, "number", &what("exception"))?, 0xFF, &what("exception.number"))? as u8,
                 flag_address: as_uint(
                     field(e, "flag_address", &what("exception"))?,
                     u32::MAX as u64,
@@ -264,16 +232,7 @@ pub fn parse_test(line: &str) -> Result<TestCase, FormatError> {
             })
         }
     };
-    Ok(TestCase {
-        idx,
-        name,
-        bytes,
-        initial,
-        initial_ram,
-        final_regs,
-        final_ram,
-        exception,
-    })
+    Ok(TestCase { idx, name, bytes, initial, initial_ram, final_regs, final_ram, exception })
 }
 
 /// What `metadata.json` says about one form.
@@ -287,10 +246,7 @@ pub struct FormInfo {
 
 impl Default for FormInfo {
     fn default() -> Self {
-        FormInfo {
-            status: "normal".into(),
-            flags_mask: 0xFFFF,
-        }
+        FormInfo { status: "normal".into(), flags_mask: 0xFFFF }
     }
 }
 
@@ -300,11 +256,7 @@ pub struct Metadata {
     forms: HashMap<String, FormInfo>,
 }
 
-fn form_info(
-    entry: &Map<String, Value>,
-    inherited: &FormInfo,
-    what: &str,
-) -> Result<FormInfo, FormatError> {
+fn form_info(entry: &Map<String, Value>, inherited: &FormInfo, what: &str) -> Result<FormInfo, FormatError> {
     let mut info = inherited.clone();
     if let Some(s) = entry.get("status").and_then(Value::as_str) {
         info.status = s.to_string();
@@ -318,13 +270,9 @@ fn form_info(
 impl Metadata {
     /// Parses the text of `metadata.json`.
     pub fn parse(text: &str) -> Result<Metadata, FormatError> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| FormatError(format!("metadata.json: {e}")))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| FormatError(format!("metadata.json: {e}")))?;
         let top = as_object(&v, "metadata.json")?;
-        let ops = as_object(
-            field(top, "opcodes", "metadata.json")?,
-            "metadata.json: opcodes",
-        )?;
+        let ops = as_object(field(top, "opcodes", "metadata.json")?, "metadata.json: opcodes")?;
         let mut forms = HashMap::new();
         for (op, entry) in ops {
             let what = format!("metadata.json: opcode {op}");
@@ -345,10 +293,7 @@ impl Metadata {
     /// What the metadata says about `form` (the file name without `.jsonl.gz`), or the
     /// defaults (no masks) when it says nothing.
     pub fn form(&self, form: &str) -> FormInfo {
-        self.forms
-            .get(&form.to_ascii_uppercase())
-            .cloned()
-            .unwrap_or_default()
+        self.forms.get(&form.to_ascii_uppercase()).cloned().unwrap_or_default()
     }
 }
 
@@ -371,13 +316,7 @@ mod tests {
         assert_eq!(t.expected(Reg::Ip), 15);
         assert_eq!(t.expected(Reg::Ax), 1);
         assert_eq!(t.initial_ram, [(100, 247), (101, 244)]);
-        assert_eq!(
-            t.exception,
-            Some(ExceptionInfo {
-                number: 0,
-                flag_address: 200
-            })
-        );
+        assert_eq!(t.exception, Some(ExceptionInfo { number: 0, flag_address: 200 }));
     }
 
     #[test]

@@ -120,9 +120,7 @@ impl SuiteResult {
     }
     /// Forms whose file could not be read completely.
     pub fn errors(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.forms
-            .iter()
-            .filter_map(|f| f.error.as_deref().map(|e| (f.form.as_str(), e)))
+        self.forms.iter().filter_map(|f| f.error.as_deref().map(|e| (f.form.as_str(), e)))
     }
 }
 
@@ -131,17 +129,13 @@ impl SuiteResult {
 /// `F7` selects `F7.0` … `F7.7`. Case-insensitive.
 pub fn form_matches(filter: &str, form: &str) -> bool {
     let form = form.to_ascii_uppercase();
-    filter
-        .split(',')
-        .map(|p| p.trim().to_ascii_uppercase())
-        .filter(|p| !p.is_empty())
-        .any(|p| {
-            if p.contains(['*', '?']) {
-                glob(p.as_bytes(), form.as_bytes())
-            } else {
-                form.starts_with(&p)
-            }
-        })
+    filter.split(',').map(|p| p.trim().to_ascii_uppercase()).filter(|p| !p.is_empty()).any(|p| {
+        if p.contains(['*', '?']) {
+            glob(p.as_bytes(), form.as_bytes())
+        } else {
+            form.starts_with(&p)
+        }
+    })
 }
 
 fn glob(pat: &[u8], s: &[u8]) -> bool {
@@ -155,8 +149,7 @@ fn glob(pat: &[u8], s: &[u8]) -> bool {
 
 /// The test files of `dir` selected by `filter`, sorted by name, as (form, path).
 pub fn list_forms(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, PathBuf)>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut forms = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
@@ -182,15 +175,12 @@ pub fn list_forms(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, PathB
 pub fn run_suite(cfg: &SuiteConfig) -> Result<SuiteResult, String> {
     let start = Instant::now();
     let meta_path = cfg.dir.join(METADATA_FILE);
-    let meta_text = std::fs::read_to_string(&meta_path)
-        .map_err(|e| format!("cannot read {}: {e}", meta_path.display()))?;
+    let meta_text =
+        std::fs::read_to_string(&meta_path).map_err(|e| format!("cannot read {}: {e}", meta_path.display()))?;
     let meta = Metadata::parse(&meta_text).map_err(|e| e.to_string())?;
     let forms = list_forms(&cfg.dir, cfg.filter.as_deref())?;
     if forms.is_empty() {
-        return Err(format!(
-            "no *{TEST_FILE_SUFFIX} files in {} match the filter",
-            cfg.dir.display()
-        ));
+        return Err(format!("no *{TEST_FILE_SUFFIX} files in {} match the filter", cfg.dir.display()));
     }
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<FormResult>>> = forms.iter().map(|_| Mutex::new(None)).collect();
@@ -229,40 +219,20 @@ pub fn run_suite(cfg: &SuiteConfig) -> Result<SuiteResult, String> {
         .into_iter()
         .zip(&forms)
         .map(|(slot, (form, _))| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| FormResult {
-                    form: form.clone(),
-                    error: Some("not run".into()),
-                    ..FormResult::default()
-                })
+            slot.into_inner().ok().flatten().unwrap_or_else(|| FormResult {
+                form: form.clone(),
+                error: Some("not run".into()),
+                ..FormResult::default()
+            })
         })
         .collect();
-    let name = cfg
-        .dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "sst".into());
-    Ok(SuiteResult {
-        name,
-        forms,
-        elapsed: start.elapsed(),
-    })
+    let name = cfg.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "sst".into());
+    Ok(SuiteResult { name, forms, elapsed: start.elapsed() })
 }
 
 /// Runs every test of one file.
-fn run_form(
-    worker: &mut Worker,
-    meta: &Metadata,
-    form: &str,
-    path: &Path,
-    verbose: bool,
-) -> FormResult {
-    let mut result = FormResult {
-        form: form.to_string(),
-        ..FormResult::default()
-    };
+fn run_form(worker: &mut Worker, meta: &Metadata, form: &str, path: &Path, verbose: bool) -> FormResult {
+    let mut result = FormResult { form: form.to_string(), ..FormResult::default() };
     if let Err(e) = run_form_inner(worker, meta, path, verbose, &mut result) {
         result.error = Some(e);
     }
@@ -280,8 +250,7 @@ fn run_form_inner(
     let mut lines = BufReader::new(GzDecoder::new(file)).lines();
     let read_err = |e: std::io::Error| format!("{}: {e}", path.display());
     let header = match lines.next() {
-        Some(line) => parse_header(&line.map_err(read_err)?)
-            .map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(line) => parse_header(&line.map_err(read_err)?).map_err(|e| format!("{}: {e}", path.display()))?,
         None => return Err(format!("{}: empty file", path.display())),
     };
     result.mnemonic = header.mnemonic.clone();
@@ -295,8 +264,7 @@ fn run_form_inner(
         if line.trim().is_empty() {
             continue;
         }
-        let test =
-            parse_test(&line).map_err(|e| format!("{} line {}: {e}", path.display(), n + 2))?;
+        let test = parse_test(&line).map_err(|e| format!("{} line {}: {e}", path.display(), n + 2))?;
         if let Some(reason) = skips::skip_reason(&result.form, &test) {
             result.skipped += 1;
             match result.skip_reasons.iter_mut().find(|(r, _)| *r == reason) {
@@ -310,12 +278,7 @@ fn run_form_inner(
             Err(failure) => {
                 result.failed += 1;
                 if verbose || result.failures.len() < DEFAULT_SHOWN_FAILURES {
-                    result.failures.push(FailedTest {
-                        idx: test.idx,
-                        name: test.name,
-                        bytes: test.bytes,
-                        failure,
-                    });
+                    result.failures.push(FailedTest { idx: test.idx, name: test.name, bytes: test.bytes, failure });
                 }
             }
         }

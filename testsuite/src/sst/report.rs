@@ -5,31 +5,16 @@ use std::fmt::Write as _;
 
 /// The summary line CI greps for: `sst: P passed, F failed, S skipped`.
 pub fn summary_line(r: &SuiteResult) -> String {
-    format!(
-        "sst: {} passed, {} failed, {} skipped",
-        r.passed(),
-        r.failed(),
-        r.skipped()
-    )
+    format!("sst: {} passed, {} failed, {} skipped", r.passed(), r.failed(), r.skipped())
 }
 
 fn hex_bytes(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ")
 }
 
 /// One failing test on one line: index, disassembly, bytes, what differed.
 pub fn failure_line(f: &FailedTest) -> String {
-    format!(
-        "#{} `{}` [{}]: {}",
-        f.idx,
-        f.name,
-        hex_bytes(&f.bytes),
-        f.failure
-    )
+    format!("#{} `{}` [{}]: {}", f.idx, f.name, hex_bytes(&f.bytes), f.failure)
 }
 
 fn form_line(f: &FormResult) -> String {
@@ -59,11 +44,7 @@ pub fn text(r: &SuiteResult) -> String {
             let _ = writeln!(out, "    ERROR: {e}");
         }
     }
-    let full = r
-        .forms
-        .iter()
-        .filter(|f| f.failed == 0 && f.error.is_none())
-        .count();
+    let full = r.forms.iter().filter(|f| f.failed == 0 && f.error.is_none()).count();
     let _ = writeln!(
         out,
         "{} forms, {} at 100%; pass rate {:.3}%; {:.1} s",
@@ -133,16 +114,9 @@ pub fn markdown(r: &SuiteResult, command: &str) -> String {
     );
     let _ = writeln!(out, "{}\n", WHAT_IS_CHECKED);
     let _ = writeln!(out, "## Suite totals\n");
-    let _ = writeln!(
-        out,
-        "| suite | forms | forms at 100% | passed | failed | skipped | pass rate |"
-    );
+    let _ = writeln!(out, "| suite | forms | forms at 100% | passed | failed | skipped | pass rate |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
-    let full = r
-        .forms
-        .iter()
-        .filter(|f| f.failed == 0 && f.error.is_none())
-        .count();
+    let full = r.forms.iter().filter(|f| f.failed == 0 && f.error.is_none()).count();
     let _ = writeln!(
         out,
         "| {} | {} | {} | {} | {} | {} | {:.3}% |\n",
@@ -155,11 +129,7 @@ pub fn markdown(r: &SuiteResult, command: &str) -> String {
         r.pass_rate()
     );
     let _ = writeln!(out, "## {}: forms below 100%\n", cell(&r.name));
-    let failing: Vec<&FormResult> = r
-        .forms
-        .iter()
-        .filter(|f| f.failed > 0 || f.error.is_some())
-        .collect();
+    let failing: Vec<&FormResult> = r.forms.iter().filter(|f| f.failed > 0 || f.error.is_some()).collect();
     if failing.is_empty() {
         let _ = writeln!(out, "None.\n");
     } else {
@@ -188,10 +158,7 @@ pub fn markdown(r: &SuiteResult, command: &str) -> String {
     if by_reason.is_empty() {
         let _ = writeln!(out, "None.");
     } else {
-        let _ = writeln!(
-            out,
-            "Legitimate 80286-vs-P6 differences; the list and its reasons live in"
-        );
+        let _ = writeln!(out, "Legitimate 80286-vs-P6 differences; the list and its reasons live in");
         let _ = writeln!(out, "`testsuite/src/sst/skips.rs`.\n");
         let _ = writeln!(out, "| reason | tests | forms |");
         let _ = writeln!(out, "|---|---:|---|");
@@ -201,11 +168,7 @@ pub fn markdown(r: &SuiteResult, command: &str) -> String {
                 "| {} | {} | {} |",
                 cell(reason),
                 n,
-                cell(&if forms.len() > MAX_LISTED_FORMS {
-                    format!("{} forms", forms.len())
-                } else {
-                    forms.join(" ")
-                })
+                cell(&if forms.len() > MAX_LISTED_FORMS { format!("{} forms", forms.len()) } else { forms.join(" ") })
             );
         }
     }

@@ -35,50 +35,28 @@ pub const SKIPS: &[Skip] = &[
     },
     // MOV to/from segment register 4 and 5 (FS, GS) is #UD on the 286 (which has only ES,
     // CS, SS, DS); a P6 has FS and GS.
-    Skip {
-        form: "8C",
-        when: Some(sreg_is_fs_or_gs),
-        reason: "MOV r/m,FS/GS: #UD on the 286, valid on a P6",
-    },
-    Skip {
-        form: "8E",
-        when: Some(sreg_is_fs_or_gs),
-        reason: "MOV FS/GS,r/m: #UD on the 286, valid on a P6",
-    },
+    Skip { form: "8C", when: Some(sreg_is_fs_or_gs), reason: "MOV r/m,FS/GS: #UD on the 286, valid on a P6" },
+    Skip { form: "8E", when: Some(sreg_is_fs_or_gs), reason: "MOV FS/GS,r/m: #UD on the 286, valid on a P6" },
     // A string instruction that faults on a word at offset 0xFFFF: the 286 has already
     // advanced SI/DI (and decremented CX under REP) when it raises #GP; a P6 faults
     // before changing them.
     Skip {
         form: "*",
         when: Some(string_op_faulted),
-        reason:
-            "string op #GP at offset 0xFFFF: the 286 has already advanced SI/DI/CX, a P6 has not",
+        reason: "string op #GP at offset 0xFFFF: the 286 has already advanced SI/DI/CX, a P6 has not",
     },
     // POP r/m whose destination faults: the 286 has already incremented SP.
     Skip {
         form: "8F",
         when: Some(pop_rm_faulted),
-        reason:
-            "POP r/m with a faulting destination: the 286 has already incremented SP, a P6 has not",
+        reason: "POP r/m with a faulting destination: the 286 has already incremented SP, a P6 has not",
     },
     // AAM 0: the 286 sets SF/ZF/PF from AL before raising #DE; a P6 leaves FLAGS alone.
-    Skip {
-        form: "D4",
-        when: Some(aam_zero),
-        reason: "AAM 0: the 286 updates SF/ZF/PF before #DE, a P6 does not",
-    },
+    Skip { form: "D4", when: Some(aam_zero), reason: "AAM 0: the 286 updates SF/ZF/PF before #DE, a P6 does not" },
     // IDIV whose quotient does not fit: the 286's microcode misses some of these cases and
     // returns a wrong quotient; a P6 raises #DE.
-    Skip {
-        form: "F6.7",
-        when: Some(idiv_overflow_missed),
-        reason: "IDIV overflow the 286 misses: a P6 raises #DE",
-    },
-    Skip {
-        form: "F7.7",
-        when: Some(idiv_overflow_missed),
-        reason: "IDIV overflow the 286 misses: a P6 raises #DE",
-    },
+    Skip { form: "F6.7", when: Some(idiv_overflow_missed), reason: "IDIV overflow the 286 misses: a P6 raises #DE" },
+    Skip { form: "F7.7", when: Some(idiv_overflow_missed), reason: "IDIV overflow the 286 misses: a P6 raises #DE" },
 ];
 
 /// Exception vectors the 286 reports where a P6 reports another, as (286, P6). The runner
@@ -109,9 +87,7 @@ pub fn skip_reason(form: &str, test: &TestCase) -> Option<&'static str> {
 
 /// Whether `form` pushes FLAGS itself (see [`FLAGS_PUSHED_AT_SP`]).
 pub fn flags_pushed_at_sp(form: &str) -> bool {
-    FLAGS_PUSHED_AT_SP
-        .iter()
-        .any(|f| f.eq_ignore_ascii_case(form))
+    FLAGS_PUSHED_AT_SP.iter().any(|f| f.eq_ignore_ascii_case(form))
 }
 
 /// The 286's instruction length limit.
@@ -125,11 +101,7 @@ const MOD_REGISTER: u8 = 3;
 
 /// The instruction's prefixes, opcode and ModRM byte (if there are bytes after the opcode).
 fn split(test: &TestCase) -> Option<(&[u8], u8, Option<u8>)> {
-    let n = test
-        .bytes
-        .iter()
-        .take_while(|b| PREFIXES.contains(b))
-        .count();
+    let n = test.bytes.iter().take_while(|b| PREFIXES.contains(b)).count();
     let opcode = *test.bytes.get(n)?;
     Some((&test.bytes[..n], opcode, test.bytes.get(n + 1).copied()))
 }
@@ -152,8 +124,7 @@ fn lock_is_ud_on_p6(test: &TestCase) -> bool {
     }
     let lockable = match opcode {
         // ALU r/m, reg (memory destination forms of ADD, OR, ADC, SBB, AND, SUB, XOR).
-        0x00 | 0x01 | 0x08 | 0x09 | 0x10 | 0x11 | 0x18 | 0x19 | 0x20 | 0x21 | 0x28 | 0x29
-        | 0x30 | 0x31 => true,
+        0x00 | 0x01 | 0x08 | 0x09 | 0x10 | 0x11 | 0x18 | 0x19 | 0x20 | 0x21 | 0x28 | 0x29 | 0x30 | 0x31 => true,
         // Group 1 r/m, imm except CMP.
         0x80..=0x83 => modrm_reg(m) != 7,
         // XCHG r/m, reg.
@@ -220,10 +191,7 @@ fn pop_rm_faulted(test: &TestCase) -> bool {
 
 /// Whether a string instruction (MOVS/CMPS/STOS/LODS/SCAS/INS/OUTS) raised #GP.
 fn string_op_faulted(test: &TestCase) -> bool {
-    let string_op = matches!(
-        split(test),
-        Some((_, 0x6C..=0x6F | 0xA4..=0xA7 | 0xAA..=0xAF, _))
-    );
+    let string_op = matches!(split(test), Some((_, 0x6C..=0x6F | 0xA4..=0xA7 | 0xAA..=0xAF, _)));
     string_op && test.exception.is_some_and(|e| e.number == GP)
 }
 
@@ -243,11 +211,7 @@ enum Operand {
 
 /// Decodes the ModRM operand from the test's initial registers.
 fn modrm_operand(test: &TestCase) -> Option<Operand> {
-    let n = test
-        .bytes
-        .iter()
-        .take_while(|b| PREFIXES.contains(b))
-        .count();
+    let n = test.bytes.iter().take_while(|b| PREFIXES.contains(b)).count();
     let m = *test.bytes.get(n + 1)?;
     let (md, rm) = (m >> 6, m & 7);
     if md == MOD_REGISTER {
@@ -279,11 +243,7 @@ fn modrm_operand(test: &TestCase) -> Option<Operand> {
         _ => disp(2)?,
     };
     let stack_based = matches!(rm, 2 | 3) || (rm == 6 && md != 0);
-    let seg = match test.bytes[..n]
-        .iter()
-        .rev()
-        .find(|b| **b != LOCK && **b != 0xF2 && **b != 0xF3)
-    {
+    let seg = match test.bytes[..n].iter().rev().find(|b| **b != LOCK && **b != 0xF2 && **b != 0xF3) {
         Some(0x26) => Reg::Es,
         Some(0x2E) => Reg::Cs,
         Some(0x36) => Reg::Ss,
@@ -297,10 +257,7 @@ fn modrm_operand(test: &TestCase) -> Option<Operand> {
 /// The initial byte at segment:offset (0 when the test does not list it).
 fn initial_byte(test: &TestCase, seg: u16, off: u16) -> u8 {
     let addr = ((seg as u32) << 4) + off as u32;
-    test.initial_ram
-        .iter()
-        .find(|(a, _)| *a == addr)
-        .map_or(0, |(_, b)| *b)
+    test.initial_ram.iter().find(|(a, _)| *a == addr).map_or(0, |(_, b)| *b)
 }
 
 /// IDIV (F6 /7, F7 /7) where the 286 raised nothing although the quotient does not fit.
@@ -315,16 +272,7 @@ fn idiv_overflow_missed(test: &TestCase) -> bool {
     let r = |reg: Reg| test.initial[reg as usize];
     let divisor: i32 = match modrm_operand(test) {
         Some(Operand::Reg(n)) if word => {
-            let regs = [
-                Reg::Ax,
-                Reg::Cx,
-                Reg::Dx,
-                Reg::Bx,
-                Reg::Sp,
-                Reg::Bp,
-                Reg::Si,
-                Reg::Di,
-            ];
+            let regs = [Reg::Ax, Reg::Cx, Reg::Dx, Reg::Bx, Reg::Sp, Reg::Bp, Reg::Si, Reg::Di];
             r(regs[n as usize]) as i16 as i32
         }
         Some(Operand::Reg(n)) => {
@@ -332,10 +280,10 @@ fn idiv_overflow_missed(test: &TestCase) -> bool {
             let v = r(regs[(n & 3) as usize]);
             (if n < 4 { v as u8 } else { (v >> 8) as u8 }) as i8 as i32
         }
-        Some(Operand::Mem(seg, off)) if word => u16::from_le_bytes([
-            initial_byte(test, seg, off),
-            initial_byte(test, seg, off.wrapping_add(1)),
-        ]) as i16 as i32,
+        Some(Operand::Mem(seg, off)) if word => {
+            u16::from_le_bytes([initial_byte(test, seg, off), initial_byte(test, seg, off.wrapping_add(1))]) as i16
+                as i32
+        }
         Some(Operand::Mem(seg, off)) => initial_byte(test, seg, off) as i8 as i32,
         None => return false,
     };
@@ -343,10 +291,7 @@ fn idiv_overflow_missed(test: &TestCase) -> bool {
         return false;
     }
     let (dividend, limit) = if word {
-        (
-            ((r(Reg::Dx) as u32) << 16 | r(Reg::Ax) as u32) as i32 as i64,
-            1i64 << 15,
-        )
+        (((r(Reg::Dx) as u32) << 16 | r(Reg::Ax) as u32) as i32 as i64, 1i64 << 15)
     } else {
         (r(Reg::Ax) as i16 as i64, 1i64 << 7)
     };
@@ -364,33 +309,22 @@ mod tests {
     use super::*;
 
     fn with_bytes(bytes: &[u8]) -> TestCase {
-        TestCase {
-            bytes: bytes.to_vec(),
-            ..TestCase::default()
-        }
+        TestCase { bytes: bytes.to_vec(), ..TestCase::default() }
     }
 
     #[test]
     fn lock_rules() {
         assert!(lock_is_ud_on_p6(&with_bytes(&[0xF0, 0x00, 0xE1, 0xF4]))); // add cl,ah
-        assert!(!lock_is_ud_on_p6(&with_bytes(&[
-            0xF0, 0x00, 0x5F, 0x0E, 0xF4
-        ]))); // add [bx+e],bl
-        assert!(lock_is_ud_on_p6(&with_bytes(&[
-            0x2E, 0xF0, 0x02, 0x07, 0xF4
-        ]))); // add al,[bx]
-        assert!(lock_is_ud_on_p6(&with_bytes(&[
-            0xF0, 0x80, 0x3F, 0x01, 0xF4
-        ]))); // cmp byte [bx],1
+        assert!(!lock_is_ud_on_p6(&with_bytes(&[0xF0, 0x00, 0x5F, 0x0E, 0xF4]))); // add [bx+e],bl
+        assert!(lock_is_ud_on_p6(&with_bytes(&[0x2E, 0xF0, 0x02, 0x07, 0xF4]))); // add al,[bx]
+        assert!(lock_is_ud_on_p6(&with_bytes(&[0xF0, 0x80, 0x3F, 0x01, 0xF4]))); // cmp byte [bx],1
         assert!(!lock_is_ud_on_p6(&with_bytes(&[0x00, 0xE1, 0xF4])));
         assert!(lock_is_ud_on_p6(&with_bytes(&[0xF0, 0x06, 0xF4]))); // push es
     }
 
     #[test]
     fn skip_lookup() {
-        let long = with_bytes(&[
-            0x26, 0x36, 0x26, 0x3E, 0x3E, 0x81, 0x9B, 0xFB, 0xF4, 0x10, 0x56, 0xF4,
-        ]);
+        let long = with_bytes(&[0x26, 0x36, 0x26, 0x3E, 0x3E, 0x81, 0x9B, 0xFB, 0xF4, 0x10, 0x56, 0xF4]);
         assert!(skip_reason("81.3", &long).is_some());
         assert!(skip_reason("8C", &with_bytes(&[0x8C, 0x23, 0xF4])).is_some());
         assert!(skip_reason("8C", &with_bytes(&[0x8C, 0x03, 0xF4])).is_none());
@@ -401,12 +335,7 @@ mod tests {
     #[test]
     fn lengths() {
         // Five prefixes, MOV r/m16,imm16 with disp16: 11 bytes although only 8 are listed.
-        assert_eq!(
-            insn_len(&with_bytes(&[
-                0x2E, 0x3E, 0x26, 0x3E, 0x26, 0xC7, 0xB9, 0xF4
-            ])),
-            11
-        );
+        assert_eq!(insn_len(&with_bytes(&[0x2E, 0x3E, 0x26, 0x3E, 0x26, 0xC7, 0xB9, 0xF4])), 11);
         assert_eq!(insn_len(&with_bytes(&[0x00, 0x5F, 0x0E, 0xF4])), 3);
         assert_eq!(insn_len(&with_bytes(&[0x90, 0xF4])), 1);
         assert!(has_modrm(0x3B) && !has_modrm(0x3C) && !has_modrm(0x06) && has_modrm(0xFF));

@@ -50,8 +50,7 @@ impl Exec<'_> {
             }
             M::Inc | M::Dec => {
                 let a = self.read_op(ins, 0)?;
-                let (r, f) =
-                    if ins.mnemonic() == M::Inc { add_flags(a, 1, 0, size) } else { sub_flags(a, 1, 0, size) };
+                let (r, f) = if ins.mnemonic() == M::Inc { add_flags(a, 1, 0, size) } else { sub_flags(a, 1, 0, size) };
                 self.write_op(ins, 0, r)?;
                 self.set_flags(Flags::ARITH & !Flags::CF, f);
                 Ok(())

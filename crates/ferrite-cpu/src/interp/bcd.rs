@@ -42,11 +42,7 @@ impl Exec<'_> {
                     correction |= LOW_CORRECTION;
                     flags |= Flags::AF;
                     // The low-digit step can carry (borrow) out of the byte on its own.
-                    let out = if add {
-                        al + LOW_CORRECTION > 0xFF
-                    } else {
-                        al < LOW_CORRECTION
-                    };
+                    let out = if add { al + LOW_CORRECTION > 0xFF } else { al < LOW_CORRECTION };
                     if out {
                         flags |= Flags::CF;
                     }
@@ -55,11 +51,7 @@ impl Exec<'_> {
                     correction |= HIGH_CORRECTION;
                     flags |= Flags::CF;
                 }
-                let r = if add {
-                    al.wrapping_add(correction)
-                } else {
-                    al.wrapping_sub(correction)
-                } & 0xFF;
+                let r = if add { al.wrapping_add(correction) } else { al.wrapping_sub(correction) } & 0xFF;
                 let overflow = if add { !al & r & 0x80 } else { al & !r & 0x80 };
                 if overflow != 0 {
                     flags |= Flags::OF;
@@ -79,11 +71,7 @@ impl Exec<'_> {
                     };
                     // SF/ZF/PF/OF describe the byte step AL ± 6, as measured on hardware.
                     let step = new_ax & 0xFF;
-                    let overflow = if add {
-                        !al & step & 0x80
-                    } else {
-                        al & !step & 0x80
-                    };
+                    let overflow = if add { !al & step & 0x80 } else { al & !step & 0x80 };
                     let of = if overflow != 0 { Flags::OF } else { 0 };
                     self.cpu.set_reg16(Gpr::Eax, (new_ax & 0xFF0F) as u16);
                     self.set_flags(BCD_FLAGS, Flags::AF | Flags::CF | of | szp(step, 1));
@@ -134,10 +122,7 @@ mod tests {
         // mov al,0x12 ; add al,0x34 ; daa ; hlt → 0x46 needs no adjustment
         let (cpu, _) = run_real(&[0xB0, 0x12, 0x04, 0x34, 0x27, HLT]);
         assert_eq!(cpu.gpr[0] & 0xFF, 0x46);
-        assert_eq!(
-            cpu.eflags & (Flags::CF | Flags::AF | Flags::ZF | Flags::SF),
-            0
-        );
+        assert_eq!(cpu.eflags & (Flags::CF | Flags::AF | Flags::ZF | Flags::SF), 0);
     }
 
     #[test]
@@ -191,10 +176,7 @@ mod tests {
         // mov al,20 ; aam ; hlt → AL=0: ZF=1, PF=1
         let (cpu, _) = run_real(&[0xB0, 20, 0xD4, 0x0A, HLT]);
         assert_eq!(ax(&cpu), 0x0200);
-        assert_eq!(
-            cpu.eflags & (Flags::ZF | Flags::PF | Flags::SF),
-            Flags::ZF | Flags::PF
-        );
+        assert_eq!(cpu.eflags & (Flags::ZF | Flags::PF | Flags::SF), Flags::ZF | Flags::PF);
     }
 
     #[test]

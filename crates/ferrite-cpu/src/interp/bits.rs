@@ -68,11 +68,7 @@ impl Exec<'_> {
                     self.set_flags(Flags::ZF, Flags::ZF);
                     return Ok(());
                 }
-                let index = if mnemonic == Mnemonic::Bsf {
-                    src.trailing_zeros()
-                } else {
-                    31 - src.leading_zeros()
-                };
+                let index = if mnemonic == Mnemonic::Bsf { src.trailing_zeros() } else { 31 - src.leading_zeros() };
                 self.write_op(ins, 0, index)?;
                 self.set_flags(Flags::ZF, 0);
                 Ok(())
@@ -99,9 +95,7 @@ impl Exec<'_> {
             // A signed bit-string index: move the access by whole operands.
             let signed = sign_extend(offset, size) as i32;
             let units = signed >> bits.trailing_zeros();
-            let mut addr = self
-                .ea(ins)
-                .wrapping_add((units as u32).wrapping_mul(size as u32));
+            let mut addr = self.ea(ins).wrapping_add((units as u32).wrapping_mul(size as u32));
             if addr16(ins) {
                 addr &= 0xFFFF;
             }
@@ -157,9 +151,7 @@ mod tests {
         assert_eq!(ax(&cpu), 0x7FFF);
         assert_ne!(cpu.eflags & Flags::CF, 0);
         // mov eax,0x80000001 ; btc eax,31 ; hlt
-        let (cpu, _) = run_real(&[
-            0x66, 0xB8, 0x01, 0x00, 0x00, 0x80, 0x66, 0x0F, 0xBA, 0xF8, 31, HLT,
-        ]);
+        let (cpu, _) = run_real(&[0x66, 0xB8, 0x01, 0x00, 0x00, 0x80, 0x66, 0x0F, 0xBA, 0xF8, 31, HLT]);
         assert_eq!(cpu.gpr[0], 1);
         assert_ne!(cpu.eflags & Flags::CF, 0);
     }
@@ -187,8 +179,7 @@ mod tests {
         // mov byte [0x20C],0x04 ; mov ebx,98 ; bt dword [0x200],ebx ; hlt
         // → dword at 0x200 + 4·3 = 0x20C, bit 2
         let (cpu, _) = run_real(&[
-            0xC6, 0x06, 0x0C, 0x02, 0x04, 0x66, 0xBB, 98, 0x00, 0x00, 0x00, 0x66, 0x0F, 0xA3, 0x1E,
-            0x00, 0x02, HLT,
+            0xC6, 0x06, 0x0C, 0x02, 0x04, 0x66, 0xBB, 98, 0x00, 0x00, 0x00, 0x66, 0x0F, 0xA3, 0x1E, 0x00, 0x02, HLT,
         ]);
         assert_ne!(cpu.eflags & Flags::CF, 0);
     }
@@ -215,9 +206,7 @@ mod tests {
     #[test]
     fn test_bsf_zero_source_sets_zf_and_keeps_destination() {
         // mov ax,0x1234 ; xor bx,bx ; or ax,ax (ZF=0) ; bsf ax,bx ; hlt
-        let (cpu, _) = run_real(&[
-            0xB8, 0x34, 0x12, 0x31, 0xDB, 0x09, 0xC0, 0x0F, 0xBC, 0xC3, HLT,
-        ]);
+        let (cpu, _) = run_real(&[0xB8, 0x34, 0x12, 0x31, 0xDB, 0x09, 0xC0, 0x0F, 0xBC, 0xC3, HLT]);
         assert_eq!(ax(&cpu), 0x1234);
         assert_ne!(cpu.eflags & Flags::ZF, 0);
     }

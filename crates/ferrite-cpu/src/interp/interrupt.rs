@@ -45,10 +45,7 @@ impl Exec<'_> {
         };
         let saved_sp = self.cpu.gpr[4];
         let cs = self.cpu.seg[SegReg::Cs as usize].selector as u32;
-        let pushed = self
-            .push(2, self.cpu.eflags)
-            .and_then(|_| self.push(2, cs))
-            .and_then(|_| self.push(2, ret_ip));
+        let pushed = self.push(2, self.cpu.eflags).and_then(|_| self.push(2, cs)).and_then(|_| self.push(2, ret_ip));
         if let Err(f) = pushed {
             self.cpu.gpr[4] = saved_sp;
             return Err(f);

@@ -36,9 +36,9 @@ use ferrite_mem::{PhysMem, PAGE_SHIFT};
 use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic};
 use std::rc::Rc;
 
-pub(crate) use interrupt::IntKind;
 pub(crate) use cpuid::CPUID_SIGNATURE;
 pub use debug::DebugState;
+pub(crate) use interrupt::IntKind;
 pub use msr::MsrState;
 
 /// Why [`Cpu::run`] returned.
@@ -322,25 +322,85 @@ impl Exec<'_> {
             return Err(Fault::UD);
         }
         match ins.mnemonic() {
-            M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
-            | M::Inc | M::Dec | M::Neg | M::Not | M::Xadd | M::Cmpxchg | M::Cmpxchg8b => self.exec_alu(ins),
+            M::Add
+            | M::Or
+            | M::Adc
+            | M::Sbb
+            | M::And
+            | M::Sub
+            | M::Xor
+            | M::Cmp
+            | M::Test
+            | M::Inc
+            | M::Dec
+            | M::Neg
+            | M::Not
+            | M::Xadd
+            | M::Cmpxchg
+            | M::Cmpxchg8b => self.exec_alu(ins),
             M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar | M::Shld | M::Shrd => {
                 self.exec_shift(ins)
             }
             M::Mul | M::Imul | M::Div | M::Idiv => self.exec_muldiv(ins),
             M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => self.exec_bcd(ins),
-            M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt | M::Bswap => {
-                self.exec_bits(ins)
-            }
+            M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt | M::Bswap => self.exec_bits(ins),
             // SSE2 MOVSD/CMPSD share their mnemonics with the string instructions.
             M::Movsd | M::Cmpsd if crate::simd::is_simd(ins) => self.exec_simd(ins),
-            M::Movsb | M::Movsw | M::Movsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Stosb | M::Stosw
-            | M::Stosd | M::Lodsb | M::Lodsw | M::Lodsd | M::Scasb | M::Scasw | M::Scasd | M::Insb
-            | M::Insw | M::Insd | M::Outsb | M::Outsw | M::Outsd => self.exec_string(ins),
-            M::Jmp | M::Call | M::Ret | M::Retf | M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne
-            | M::Jbe | M::Ja | M::Js | M::Jns | M::Jp | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg
-            | M::Loop | M::Loope | M::Loopne | M::Jcxz | M::Jecxz | M::Int | M::Int1 | M::Int3
-            | M::Into | M::Iret | M::Iretd | M::Enter | M::Leave | M::Bound => self.exec_control(ins),
+            M::Movsb
+            | M::Movsw
+            | M::Movsd
+            | M::Cmpsb
+            | M::Cmpsw
+            | M::Cmpsd
+            | M::Stosb
+            | M::Stosw
+            | M::Stosd
+            | M::Lodsb
+            | M::Lodsw
+            | M::Lodsd
+            | M::Scasb
+            | M::Scasw
+            | M::Scasd
+            | M::Insb
+            | M::Insw
+            | M::Insd
+            | M::Outsb
+            | M::Outsw
+            | M::Outsd => self.exec_string(ins),
+            M::Jmp
+            | M::Call
+            | M::Ret
+            | M::Retf
+            | M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg
+            | M::Loop
+            | M::Loope
+            | M::Loopne
+            | M::Jcxz
+            | M::Jecxz
+            | M::Int
+            | M::Int1
+            | M::Int3
+            | M::Into
+            | M::Iret
+            | M::Iretd
+            | M::Enter
+            | M::Leave
+            | M::Bound => self.exec_control(ins),
             _ => self.exec_data(ins),
         }
     }
@@ -354,10 +414,34 @@ fn ends_block(ins: &Instruction) -> bool {
         return true;
     }
     match ins.mnemonic() {
-        M::Sti | M::Popf | M::Popfd | M::Hlt | M::In | M::Out | M::Insb | M::Insw | M::Insd
-        | M::Outsb | M::Outsw | M::Outsd | M::Lmsw | M::Lgdt | M::Lidt | M::Lldt | M::Ltr | M::Clts
-        | M::Lss | M::Wrmsr | M::Invlpg | M::Cpuid | M::Wbinvd | M::Invd | M::Rsm => true,
-        M::Mov => matches!(ins.code(), Code::Mov_cr_r32 | Code::Mov_dr_r32 | Code::Mov_Sreg_rm16 | Code::Mov_Sreg_r32m16),
+        M::Sti
+        | M::Popf
+        | M::Popfd
+        | M::Hlt
+        | M::In
+        | M::Out
+        | M::Insb
+        | M::Insw
+        | M::Insd
+        | M::Outsb
+        | M::Outsw
+        | M::Outsd
+        | M::Lmsw
+        | M::Lgdt
+        | M::Lidt
+        | M::Lldt
+        | M::Ltr
+        | M::Clts
+        | M::Lss
+        | M::Wrmsr
+        | M::Invlpg
+        | M::Cpuid
+        | M::Wbinvd
+        | M::Invd
+        | M::Rsm => true,
+        M::Mov => {
+            matches!(ins.code(), Code::Mov_cr_r32 | Code::Mov_dr_r32 | Code::Mov_Sreg_rm16 | Code::Mov_Sreg_r32m16)
+        }
         M::Pop => ins.op0_register().is_segment_register(),
         _ => false,
     }
@@ -370,7 +454,23 @@ fn lock_allowed(ins: &Instruction) -> bool {
         && ins.op0_kind() == iced_x86::OpKind::Memory
         && matches!(
             ins.mnemonic(),
-            M::Add | M::Adc | M::And | M::Btc | M::Btr | M::Bts | M::Cmpxchg | M::Cmpxchg8b | M::Dec
-                | M::Inc | M::Neg | M::Not | M::Or | M::Sbb | M::Sub | M::Xor | M::Xadd | M::Xchg
+            M::Add
+                | M::Adc
+                | M::And
+                | M::Btc
+                | M::Btr
+                | M::Bts
+                | M::Cmpxchg
+                | M::Cmpxchg8b
+                | M::Dec
+                | M::Inc
+                | M::Neg
+                | M::Not
+                | M::Or
+                | M::Sbb
+                | M::Sub
+                | M::Xor
+                | M::Xadd
+                | M::Xchg
         )
 }

@@ -64,9 +64,7 @@ impl Exec<'_> {
     /// AX/DX or EAX/EDX).
     fn set_acc_pair(&mut self, size: u8, low: u32, high: u32) {
         match size {
-            1 => self
-                .cpu
-                .set_reg16(Gpr::Eax, ((high & 0xFF) << 8 | (low & 0xFF)) as u16),
+            1 => self.cpu.set_reg16(Gpr::Eax, ((high & 0xFF) << 8 | (low & 0xFF)) as u16),
             2 => {
                 self.cpu.set_reg16(Gpr::Eax, low as u16);
                 self.cpu.set_reg16(Gpr::Edx, high as u16);
@@ -197,9 +195,7 @@ pub(crate) mod tests {
     #[test]
     fn test_mul_word_that_fits_clears_cf_of() {
         // stc ; mov ax,0x1234 ; mov bx,2 ; mov dx,0xFFFF ; mul bx ; hlt
-        let (cpu, _) = run_real(&[
-            0xF9, 0xB8, 0x34, 0x12, 0xBB, 0x02, 0x00, 0xBA, 0xFF, 0xFF, 0xF7, 0xE3, HLT,
-        ]);
+        let (cpu, _) = run_real(&[0xF9, 0xB8, 0x34, 0x12, 0xBB, 0x02, 0x00, 0xBA, 0xFF, 0xFF, 0xF7, 0xE3, HLT]);
         assert_eq!(reg16(&cpu, 0), 0x2468);
         assert_eq!(reg16(&cpu, 2), 0);
         assert_eq!(cpu.eflags & (Flags::CF | Flags::OF), 0);
@@ -208,10 +204,8 @@ pub(crate) mod tests {
     #[test]
     fn test_mul_dword_fills_edx() {
         // mov eax,0x80000000 ; mov ebx,4 ; mul ebx ; hlt
-        let (cpu, _) = run_real(&[
-            0x66, 0xB8, 0x00, 0x00, 0x00, 0x80, 0x66, 0xBB, 0x04, 0x00, 0x00, 0x00, 0x66, 0xF7,
-            0xE3, HLT,
-        ]);
+        let (cpu, _) =
+            run_real(&[0x66, 0xB8, 0x00, 0x00, 0x00, 0x80, 0x66, 0xBB, 0x04, 0x00, 0x00, 0x00, 0x66, 0xF7, 0xE3, HLT]);
         assert_eq!(cpu.gpr[0], 0);
         assert_eq!(cpu.gpr[2], 2);
         assert_ne!(cpu.eflags & Flags::CF, 0);
@@ -269,8 +263,8 @@ pub(crate) mod tests {
     fn test_div_dword() {
         // mov edx,1 ; xor eax,eax ; mov ebx,2 ; div ebx ; hlt
         let (cpu, _) = run_real(&[
-            0x66, 0xBA, 0x01, 0x00, 0x00, 0x00, 0x66, 0x31, 0xC0, 0x66, 0xBB, 0x02, 0x00, 0x00,
-            0x00, 0x66, 0xF7, 0xF3, HLT,
+            0x66, 0xBA, 0x01, 0x00, 0x00, 0x00, 0x66, 0x31, 0xC0, 0x66, 0xBB, 0x02, 0x00, 0x00, 0x00, 0x66, 0xF7, 0xF3,
+            HLT,
         ]);
         assert_eq!(cpu.gpr[0], 0x8000_0000);
         assert_eq!(cpu.gpr[2], 0);
@@ -313,8 +307,8 @@ pub(crate) mod tests {
     fn test_idiv_dword_min_by_minus_one_raises_de() {
         // mov edx,0x80000000 ; xor eax,eax ; mov ebx,-1 ; idiv ebx ; hlt
         let (cpu, mem) = run_real_trapping(&[
-            0x66, 0xBA, 0x00, 0x00, 0x00, 0x80, 0x66, 0x31, 0xC0, 0x66, 0xBB, 0xFF, 0xFF, 0xFF,
-            0xFF, 0x66, 0xF7, 0xFB, HLT,
+            0x66, 0xBA, 0x00, 0x00, 0x00, 0x80, 0x66, 0x31, 0xC0, 0x66, 0xBB, 0xFF, 0xFF, 0xFF, 0xFF, 0x66, 0xF7, 0xFB,
+            HLT,
         ]);
         assert_de_at(&cpu, &mem, 15);
         assert_eq!(cpu.gpr[2], 0x8000_0000);

@@ -38,11 +38,7 @@ impl Exec<'_> {
         }
         match ins.mnemonic() {
             M::Sldt | M::Str => {
-                let v = if ins.mnemonic() == M::Sldt {
-                    self.cpu.ldtr.selector
-                } else {
-                    self.cpu.tr.selector
-                };
+                let v = if ins.mnemonic() == M::Sldt { self.cpu.ldtr.selector } else { self.cpu.tr.selector };
                 if ins.op0_kind() == OpKind::Memory {
                     let seg = self.mem_seg(ins);
                     let off = self.ea(ins);
@@ -65,11 +61,7 @@ impl Exec<'_> {
                 let sel = self.read_op(ins, 1)? as u16;
                 match self.probe_descriptor(sel, ins.mnemonic() == M::Lar) {
                     Some(d) => {
-                        let v = if ins.mnemonic() == M::Lar {
-                            (d.raw >> 32) as u32 & 0x00F0_FF00
-                        } else {
-                            d.limit()
-                        };
+                        let v = if ins.mnemonic() == M::Lar { (d.raw >> 32) as u32 & 0x00F0_FF00 } else { d.limit() };
                         self.write_op(ins, 0, v)?;
                         self.cpu.eflags |= Flags::ZF;
                     }
@@ -112,12 +104,7 @@ impl Exec<'_> {
     /// LLDT: a null selector leaves LDTR unusable; otherwise an LDT descriptor in the GDT.
     pub(crate) fn load_ldtr(&mut self, sel: u16) -> Result<(), Fault> {
         if sel & !3 == 0 {
-            self.cpu.ldtr = Segment {
-                selector: sel,
-                attrs: 0,
-                base: 0,
-                limit: 0,
-            };
+            self.cpu.ldtr = Segment { selector: sel, attrs: 0, base: 0, limit: 0 };
             return Ok(());
         }
         let gp = Fault::with_code(Vector::GeneralProtection, (sel & !3) as u32);
@@ -129,10 +116,7 @@ impl Exec<'_> {
             return Err(gp);
         }
         if !d.present() {
-            return Err(Fault::with_code(
-                Vector::SegmentNotPresent,
-                (sel & !3) as u32,
-            ));
+            return Err(Fault::with_code(Vector::SegmentNotPresent, (sel & !3) as u32));
         }
         self.cpu.ldtr = d.to_segment(sel);
         Ok(())
@@ -153,10 +137,7 @@ impl Exec<'_> {
             return Err(gp);
         }
         if !d.present() {
-            return Err(Fault::with_code(
-                Vector::SegmentNotPresent,
-                (sel & !3) as u32,
-            ));
+            return Err(Fault::with_code(Vector::SegmentNotPresent, (sel & !3) as u32));
         }
         let busy = d.access() | sys_type::BUSY_BIT;
         self.sys_write(addr.wrapping_add(5), 1, busy as u32)?;

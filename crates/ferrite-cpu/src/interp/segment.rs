@@ -22,21 +22,14 @@ impl Exec<'_> {
             return Ok(());
         }
         if self.cpu.eflags & Flags::VM != 0 {
-            self.cpu.seg[s as usize] = Segment {
-                selector,
-                attrs: V86_ATTRS,
-                base: (selector as u32) << 4,
-                limit: 0xFFFF,
-            };
+            self.cpu.seg[s as usize] =
+                Segment { selector, attrs: V86_ATTRS, base: (selector as u32) << 4, limit: 0xFFFF };
             return Ok(());
         }
         match s {
             SegReg::Ss => self.load_ss(selector),
             // CS changes only through far transfers, which check gates and privilege.
-            SegReg::Cs => Err(Fault::with_code(
-                Vector::GeneralProtection,
-                (selector & !SEL_RPL) as u32,
-            )),
+            SegReg::Cs => Err(Fault::with_code(Vector::GeneralProtection, (selector & !SEL_RPL) as u32)),
             _ => self.load_data_seg(s, selector),
         }
     }
@@ -65,11 +58,7 @@ impl Exec<'_> {
     /// Sets the accessed bit of a code/data descriptor in memory if it is clear.
     pub(crate) fn mark_accessed(&mut self, d: &Descriptor, addr: u32) -> Result<(), Fault> {
         if d.access() & access::ACCESSED == 0 {
-            self.sys_write(
-                addr.wrapping_add(5),
-                1,
-                (d.access() | access::ACCESSED) as u32,
-            )?;
+            self.sys_write(addr.wrapping_add(5), 1, (d.access() | access::ACCESSED) as u32)?;
         }
         Ok(())
     }
@@ -85,10 +74,7 @@ impl Exec<'_> {
             return Err(gp);
         }
         if !d.present() {
-            return Err(Fault::with_code(
-                Vector::StackFault,
-                (selector & !SEL_RPL) as u32,
-            ));
+            return Err(Fault::with_code(Vector::StackFault, (selector & !SEL_RPL) as u32));
         }
         self.mark_accessed(&d, addr)?;
         self.cpu.seg[SegReg::Ss as usize] = Descriptor::new(d.raw | (1 << 40)).to_segment(selector);
@@ -98,12 +84,7 @@ impl Exec<'_> {
     fn load_data_seg(&mut self, s: SegReg, selector: u16) -> Result<(), Fault> {
         if selector & !SEL_RPL == 0 {
             // A null selector loads an unusable segment; using it faults later.
-            self.cpu.seg[s as usize] = Segment {
-                selector,
-                attrs: 0,
-                base: 0,
-                limit: 0,
-            };
+            self.cpu.seg[s as usize] = Segment { selector, attrs: 0, base: 0, limit: 0 };
             return Ok(());
         }
         let gp = Fault::with_code(Vector::GeneralProtection, (selector & !SEL_RPL) as u32);
@@ -118,10 +99,7 @@ impl Exec<'_> {
             }
         }
         if !d.present() {
-            return Err(Fault::with_code(
-                Vector::SegmentNotPresent,
-                (selector & !SEL_RPL) as u32,
-            ));
+            return Err(Fault::with_code(Vector::SegmentNotPresent, (selector & !SEL_RPL) as u32));
         }
         self.mark_accessed(&d, addr)?;
         self.cpu.seg[s as usize] = Descriptor::new(d.raw | (1 << 40)).to_segment(selector);

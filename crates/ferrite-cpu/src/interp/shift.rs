@@ -90,31 +90,15 @@ fn shift_rotate(op: Mnemonic, value: u32, count: u32, size: u8, carry_in: bool) 
     match op {
         M::Rol => {
             let n = count % bits;
-            let r = if n == 0 {
-                v
-            } else {
-                ((v << n) | (v >> (bits - n))) & mask
-            };
+            let r = if n == 0 { v } else { ((v << n) | (v >> (bits - n))) & mask };
             let cf = r & 1 != 0;
-            Shifted {
-                value: r,
-                flags: cf_bit(cf) | of_left(r, cf, size),
-                mask: ROTATE_FLAGS,
-            }
+            Shifted { value: r, flags: cf_bit(cf) | of_left(r, cf, size), mask: ROTATE_FLAGS }
         }
         M::Ror => {
             let n = count % bits;
-            let r = if n == 0 {
-                v
-            } else {
-                ((v >> n) | (v << (bits - n))) & mask
-            };
+            let r = if n == 0 { v } else { ((v >> n) | (v << (bits - n))) & mask };
             let cf = r & sign_bit(size) != 0;
-            Shifted {
-                value: r,
-                flags: cf_bit(cf) | of_right(r, size),
-                mask: ROTATE_FLAGS,
-            }
+            Shifted { value: r, flags: cf_bit(cf) | of_right(r, size), mask: ROTATE_FLAGS }
         }
         M::Rcl | M::Rcr => {
             // Rotate the (bits + 1)-bit quantity CF:value.
@@ -131,16 +115,8 @@ fn shift_rotate(op: Mnemonic, value: u32, count: u32, size: u8, carry_in: bool) 
             };
             let r = rotated as u32 & mask;
             let cf = (rotated >> bits) & 1 != 0;
-            let of = if op == M::Rcl {
-                of_left(r, cf, size)
-            } else {
-                of_right(r, size)
-            };
-            Shifted {
-                value: r,
-                flags: cf_bit(cf) | of,
-                mask: ROTATE_FLAGS,
-            }
+            let of = if op == M::Rcl { of_left(r, cf, size) } else { of_right(r, size) };
+            Shifted { value: r, flags: cf_bit(cf) | of, mask: ROTATE_FLAGS }
         }
         M::Shl | M::Sal => {
             let wide = (v as u64) << count;
@@ -155,22 +131,14 @@ fn shift_rotate(op: Mnemonic, value: u32, count: u32, size: u8, carry_in: bool) 
         M::Shr => {
             let r = v >> count;
             let cf = (v >> (count - 1)) & 1 != 0;
-            Shifted {
-                value: r,
-                flags: szp(r, size) | AF_RIGHT | cf_bit(cf) | of_right(r, size),
-                mask: SHIFT_FLAGS,
-            }
+            Shifted { value: r, flags: szp(r, size) | AF_RIGHT | cf_bit(cf) | of_right(r, size), mask: SHIFT_FLAGS }
         }
         _ => {
             // SAR: shift the sign-extended value; counts past the width leave all sign bits.
             let s = sign_extend(v, size) as i32;
             let r = (s >> count) as u32 & mask;
             let cf = (s >> (count - 1)) & 1 != 0;
-            Shifted {
-                value: r,
-                flags: szp(r, size) | AF_RIGHT | cf_bit(cf),
-                mask: SHIFT_FLAGS,
-            }
+            Shifted { value: r, flags: szp(r, size) | AF_RIGHT | cf_bit(cf), mask: SHIFT_FLAGS }
         }
     }
 }
@@ -200,16 +168,8 @@ fn double_shift(left: bool, dest: u32, src: u32, count: u32, size: u8) -> Shifte
         r = (wide >> count) as u32 & mask;
         cf = (wide >> (count - 1)) & 1 != 0;
     }
-    let (of, af) = if left {
-        (of_left(r, cf, size), af_left(r))
-    } else {
-        (of_right(r, size), AF_RIGHT)
-    };
-    Shifted {
-        value: r,
-        flags: szp(r, size) | af | cf_bit(cf) | of,
-        mask: SHIFT_FLAGS,
-    }
+    let (of, af) = if left { (of_left(r, cf, size), af_left(r)) } else { (of_right(r, size), AF_RIGHT) };
+    Shifted { value: r, flags: szp(r, size) | af | cf_bit(cf) | of, mask: SHIFT_FLAGS }
 }
 
 impl Exec<'_> {
@@ -255,10 +215,7 @@ mod tests {
         // mov al,0x40 ; shl al,1 ; hlt  → 0x80, CF=0, OF=1 (sign changed)
         let (cpu, _) = run_real(&[0xB0, 0x40, 0xD0, 0xE0, HLT]);
         assert_eq!(cpu.gpr[0] & 0xFF, 0x80);
-        assert_eq!(
-            cpu.eflags & (Flags::CF | Flags::OF | Flags::SF | Flags::ZF),
-            Flags::OF | Flags::SF
-        );
+        assert_eq!(cpu.eflags & (Flags::CF | Flags::OF | Flags::SF | Flags::ZF), Flags::OF | Flags::SF);
         // mov al,0xC0 ; shl al,1 ; hlt  → 0x80, CF=1, OF=0
         let (cpu, _) = run_real(&[0xB0, 0xC0, 0xD0, 0xE0, HLT]);
         assert_eq!(cpu.gpr[0] & 0xFF, 0x80);
@@ -285,10 +242,7 @@ mod tests {
         // mov al,0xFF ; mov cl,9 ; shl al,cl ; hlt
         let (cpu, _) = run_real(&[0xB0, 0xFF, 0xB1, 0x09, 0xD2, 0xE0, HLT]);
         assert_eq!(cpu.gpr[0] & 0xFF, 0);
-        assert_eq!(
-            cpu.eflags & (Flags::CF | Flags::ZF | Flags::PF),
-            Flags::ZF | Flags::PF
-        );
+        assert_eq!(cpu.eflags & (Flags::CF | Flags::ZF | Flags::PF), Flags::ZF | Flags::PF);
         // mov al,0x01 ; mov cl,8 ; shl al,cl ; hlt → the last bit out is the old bit 0
         let (cpu, _) = run_real(&[0xB0, 0x01, 0xB1, 0x08, 0xD2, 0xE0, HLT]);
         assert_eq!(cpu.gpr[0] & 0xFF, 0);
@@ -309,10 +263,7 @@ mod tests {
         // mov al,0x80 ; mov cl,20 ; sar al,cl ; hlt
         let (cpu, _) = run_real(&[0xB0, 0x80, 0xB1, 20, 0xD2, 0xF8, HLT]);
         assert_eq!(cpu.gpr[0] & 0xFF, 0xFF);
-        assert_eq!(
-            cpu.eflags & (Flags::CF | Flags::OF | Flags::SF),
-            Flags::CF | Flags::SF
-        );
+        assert_eq!(cpu.eflags & (Flags::CF | Flags::OF | Flags::SF), Flags::CF | Flags::SF);
     }
 
     #[test]
@@ -368,15 +319,13 @@ mod tests {
     fn test_shld_and_shrd_dword() {
         // mov eax,0x12345678 ; mov ebx,0x9ABCDEF0 ; shld eax,ebx,8 ; hlt
         let (cpu, _) = run_real(&[
-            0x66, 0xB8, 0x78, 0x56, 0x34, 0x12, 0x66, 0xBB, 0xF0, 0xDE, 0xBC, 0x9A, 0x66, 0x0F,
-            0xA4, 0xD8, 0x08, HLT,
+            0x66, 0xB8, 0x78, 0x56, 0x34, 0x12, 0x66, 0xBB, 0xF0, 0xDE, 0xBC, 0x9A, 0x66, 0x0F, 0xA4, 0xD8, 0x08, HLT,
         ]);
         assert_eq!(cpu.gpr[0], 0x3456_789A);
         assert_eq!(cpu.eflags & Flags::CF, 0);
         // same, shrd eax,ebx,8 → 0xF0123456, CF = bit 7 of EAX = 0
         let (cpu, _) = run_real(&[
-            0x66, 0xB8, 0x78, 0x56, 0x34, 0x12, 0x66, 0xBB, 0xF0, 0xDE, 0xBC, 0x9A, 0x66, 0x0F,
-            0xAC, 0xD8, 0x08, HLT,
+            0x66, 0xB8, 0x78, 0x56, 0x34, 0x12, 0x66, 0xBB, 0xF0, 0xDE, 0xBC, 0x9A, 0x66, 0x0F, 0xAC, 0xD8, 0x08, HLT,
         ]);
         assert_eq!(cpu.gpr[0], 0xF012_3456);
         assert_eq!(cpu.eflags & (Flags::CF | Flags::SF), Flags::SF);
@@ -386,14 +335,10 @@ mod tests {
     fn test_shld_word_count_above_sixteen_uses_p6_order() {
         // mov ax,0x1234 ; mov bx,0xABCD ; mov cl,20 ; shld ax,bx,cl ; hlt
         // dest:src:dest = 1234 ABCD 1234 << 20 → top word 0xBCD1
-        let (cpu, _) = run_real(&[
-            0xB8, 0x34, 0x12, 0xBB, 0xCD, 0xAB, 0xB1, 20, 0x0F, 0xA5, 0xD8, HLT,
-        ]);
+        let (cpu, _) = run_real(&[0xB8, 0x34, 0x12, 0xBB, 0xCD, 0xAB, 0xB1, 20, 0x0F, 0xA5, 0xD8, HLT]);
         assert_eq!(ax(&cpu), 0xBCD1);
         // shrd ax,bx,cl with 20 → low word of (1234 ABCD 1234 >> 20) = 0x4ABC
-        let (cpu, _) = run_real(&[
-            0xB8, 0x34, 0x12, 0xBB, 0xCD, 0xAB, 0xB1, 20, 0x0F, 0xAD, 0xD8, HLT,
-        ]);
+        let (cpu, _) = run_real(&[0xB8, 0x34, 0x12, 0xBB, 0xCD, 0xAB, 0xB1, 20, 0x0F, 0xAD, 0xD8, HLT]);
         assert_eq!(ax(&cpu), 0x4ABC);
     }
 

@@ -252,5 +252,7 @@ impl Exec<'_> {
 /// Whether the instruction is an x87 instruction (an ESC opcode D8–DF).
 fn is_x87(ins: &Instruction) -> bool {
     use iced_x86::CpuidFeature as F;
-    ins.cpuid_features().iter().any(|f| matches!(f, F::FPU | F::FPU287 | F::FPU287XL_ONLY | F::FPU387 | F::FPU387SL_ONLY))
+    ins.cpuid_features()
+        .iter()
+        .any(|f| matches!(f, F::FPU | F::FPU287 | F::FPU287XL_ONLY | F::FPU387 | F::FPU387SL_ONLY))
 }
