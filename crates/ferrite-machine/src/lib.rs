@@ -85,6 +85,8 @@ pub struct MachineConfig {
     pub bios: Vec<u8>,
     /// Where debug-console output goes (`None` discards it).
     pub debugcon: Option<Box<dyn Write + Send>>,
+    /// The debug console's port (0xE9 by default).
+    pub debugcon_port: u16,
     /// The POST-code port.
     pub post_port: u16,
     /// Stop after this many instructions.
@@ -117,6 +119,7 @@ impl MachineConfig {
             ram_mib: DEFAULT_RAM_MIB,
             bios,
             debugcon: None,
+            debugcon_port: ferrite_devices::debugcon::DEBUGCON_PORT,
             post_port: POST_PORT,
             max_insns: None,
             no_reboot: false,
@@ -180,8 +183,12 @@ impl Machine {
             }
             None => None,
         };
-        let mut board =
-            Board::new(Debugcon::new(config.debugcon), ExitPort::new(), PostCode::new(config.post_port), config.trace)?;
+        let mut board = Board::new(
+            Debugcon::with_port(config.debugcon_port, config.debugcon),
+            ExitPort::new(),
+            PostCode::new(config.post_port),
+            config.trace,
+        )?;
         fill_fw_cfg(&mut board.fw_cfg, mem.ram_size());
         display::install(&mut mem, &mut board, config.vga_bios.as_deref())?;
         board.chipset = Chipset::new(rtc_start(config.deterministic), mem.ram_size() as u64);

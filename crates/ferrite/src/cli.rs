@@ -97,6 +97,11 @@ pub struct RunArgs {
           value_parser = parse_sink)]
     pub debugcon: Sink,
 
+    /// Port of the debug console (QEMU's isa-debugcon iobase): 0xE9 as on Bochs and QEMU;
+    /// SeaBIOS built for QEMU logs to 0x402
+    #[arg(long, value_name = "PORT", default_value = "0xE9", value_parser = parse_port)]
+    pub debugcon_port: u16,
+
     /// Port whose last written byte is kept as the POST code (decimal or 0x hex)
     #[arg(long, value_name = "PORT", default_value = "0x80", value_parser = parse_port)]
     pub post_port: u16,

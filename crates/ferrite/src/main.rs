@@ -151,6 +151,7 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         ram_mib: args.ram_mib,
         bios,
         debugcon,
+        debugcon_port: args.debugcon_port,
         post_port: args.post_port,
         max_insns: args.max_insns,
         no_reboot: args.no_reboot,

@@ -153,6 +153,19 @@ fn test_dump_regs_prints_registers_and_next_instruction() {
 }
 
 #[test]
+fn test_debugcon_port_moves_the_console() {
+    // The demo prints on 0xE9; with the console on 0x402 (where SeaBIOS logs) nothing of
+    // it reaches stdout, and the run still ends the same way.
+    let moved = ferrite(&["run", "--debugcon-port", "0x402"]);
+    assert!(!stdout(&moved).contains("ferrite demo ROM"), "{}", stdout(&moved));
+    assert!(summary(&moved).starts_with("ferrite: stopped: halted"), "{}", stderr(&moved));
+    assert_eq!(moved.status.code(), Some(0));
+    let clash = ferrite(&["run", "--debugcon-port", "0xF4"]);
+    assert_eq!(clash.status.code(), Some(1));
+    assert!(stderr(&clash).contains("claimed by both the debug console and the exit port"), "{}", stderr(&clash));
+}
+
+#[test]
 fn test_stats_prints_engine_and_mmu_counters() {
     let o = ferrite(&["run", "--max-insns", "500", "--stats", "--debugcon", "none"]);
     let err = stderr(&o);
