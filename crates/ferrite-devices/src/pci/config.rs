@@ -139,7 +139,9 @@ impl ConfigSpace {
         *slot = kind;
         let (mask, type_bits) = match kind {
             BarKind::None => (0, 0),
-            BarKind::Io(size) => (!(size.max(4).next_power_of_two() - 1) & 0xFFFF, BAR_IO),
+            // All 32 address bits size the BAR, as firmware expects (SeaBIOS computes the
+            // size from the whole register); only the low 16 decode.
+            BarKind::Io(size) => (!(size.max(4).next_power_of_two() - 1), BAR_IO),
             BarKind::Memory(size) => (!(size.max(16).next_power_of_two() - 1), 0),
         };
         let off = PCI_BAR0 as usize + 4 * index;
@@ -225,7 +227,7 @@ mod tests {
         let bar4 = PCI_BAR0 + 16;
         assert_eq!(c.read(bar4, 4), 1, "an I/O BAR reads its type bit");
         c.write(bar4, 4, 0xFFFF_FFFF);
-        assert_eq!(c.read(bar4, 4), 0x0000_FFF1, "16 bytes of I/O");
+        assert_eq!(c.read(bar4, 4), 0xFFFF_FFF1, "16 bytes of I/O; the upper bits size too, as firmware computes");
         c.write(PCI_BAR0, 4, 0xFFFF_FFFF);
         assert_eq!(c.read(PCI_BAR0, 4), 0xFF00_0000, "16 MiB of memory");
         c.write(PCI_BAR0 + 4, 4, 0xFFFF_FFFF);

@@ -66,7 +66,7 @@ fn test_ide_identity_and_bar4() {
     assert_eq!(ide.config_read(0, 4), 0x7010_8086);
     assert_eq!(ide.config_read(0x08, 4) >> 8, 0x01_0180);
     ide.config_write(PCI_BAR0 + 16, 4, 0xFFFF_FFFF);
-    assert_eq!(ide.config_read(PCI_BAR0 + 16, 4), 0xFFF1);
+    assert_eq!(ide.config_read(PCI_BAR0 + 16, 4), 0xFFFF_FFF1);
 }
 
 #[test]
