@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod bus;
+pub mod classify;
 pub mod debug_walk;
 mod decode_cache;
 pub mod descriptor;

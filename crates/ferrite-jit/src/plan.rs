@@ -8,6 +8,7 @@
 //! interpreter's choice for flags the SDM leaves undefined, unless those are dead.
 
 use crate::emit::{host_gpr, Access};
+use ferrite_cpu::classify;
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register, RflagsBits};
 
 /// What one guest instruction becomes.
@@ -165,22 +166,7 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         M::Cld => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::DF, set: false }),
         M::Std => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::DF, set: true }),
         M::Cli if mode.cli_free => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::IF, set: false }),
-        M::Jo
-        | M::Jno
-        | M::Jb
-        | M::Jae
-        | M::Je
-        | M::Jne
-        | M::Jbe
-        | M::Ja
-        | M::Js
-        | M::Jns
-        | M::Jp
-        | M::Jnp
-        | M::Jl
-        | M::Jge
-        | M::Jle
-        | M::Jg => {
+        m if classify::is_jcc(m) => {
             let target = near_target(ins, mode)?;
             Some(Kind::Jcc { cond: ins.condition_code(), target })
         }
@@ -257,7 +243,7 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         | M::Cwd
         | M::Cdq
         | M::Bswap => plan_native(ins),
-        m if is_setcc(m) || is_cmovcc(m) => plan_native(ins),
+        m if classify::is_setcc(m) || classify::is_cmovcc(m) => plan_native(ins),
         _ => None,
     }
 }
@@ -280,52 +266,6 @@ fn plan_rep_string(ins: &Instruction) -> Option<Kind> {
     };
     let seg = if stos { 0 } else { ins.memory_segment().number() as u32 };
     Some(Kind::RepString { desc: size | if stos { DESC_STOS } else { 0 } | seg << DESC_SEG_SHIFT })
-}
-
-fn is_setcc(m: Mnemonic) -> bool {
-    use Mnemonic as M;
-    matches!(
-        m,
-        M::Seto
-            | M::Setno
-            | M::Setb
-            | M::Setae
-            | M::Sete
-            | M::Setne
-            | M::Setbe
-            | M::Seta
-            | M::Sets
-            | M::Setns
-            | M::Setp
-            | M::Setnp
-            | M::Setl
-            | M::Setge
-            | M::Setle
-            | M::Setg
-    )
-}
-
-fn is_cmovcc(m: Mnemonic) -> bool {
-    use Mnemonic as M;
-    matches!(
-        m,
-        M::Cmovo
-            | M::Cmovno
-            | M::Cmovb
-            | M::Cmovae
-            | M::Cmove
-            | M::Cmovne
-            | M::Cmovbe
-            | M::Cmova
-            | M::Cmovs
-            | M::Cmovns
-            | M::Cmovp
-            | M::Cmovnp
-            | M::Cmovl
-            | M::Cmovge
-            | M::Cmovle
-            | M::Cmovg
-    )
 }
 
 /// A near branch target, if it is within the CS limit (else the interpreter raises #GP).

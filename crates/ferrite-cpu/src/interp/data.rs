@@ -219,41 +219,11 @@ impl Exec<'_> {
                 }
                 self.write_op(ins, 0, offset)
             }
-            M::Seto
-            | M::Setno
-            | M::Setb
-            | M::Setae
-            | M::Sete
-            | M::Setne
-            | M::Setbe
-            | M::Seta
-            | M::Sets
-            | M::Setns
-            | M::Setp
-            | M::Setnp
-            | M::Setl
-            | M::Setge
-            | M::Setle
-            | M::Setg => {
+            m if crate::classify::is_setcc(m) => {
                 let v = self.cond(ins.condition_code()) as u32;
                 self.write_op(ins, 0, v)
             }
-            M::Cmovo
-            | M::Cmovno
-            | M::Cmovb
-            | M::Cmovae
-            | M::Cmove
-            | M::Cmovne
-            | M::Cmovbe
-            | M::Cmova
-            | M::Cmovs
-            | M::Cmovns
-            | M::Cmovp
-            | M::Cmovnp
-            | M::Cmovl
-            | M::Cmovge
-            | M::Cmovle
-            | M::Cmovg => {
+            m if crate::classify::is_cmovcc(m) => {
                 let v = self.read_op(ins, 1)?;
                 if self.cond(ins.condition_code()) {
                     self.write_op(ins, 0, v)?;

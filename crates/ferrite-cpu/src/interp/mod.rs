@@ -371,22 +371,6 @@ impl Exec<'_> {
             | M::Call
             | M::Ret
             | M::Retf
-            | M::Jo
-            | M::Jno
-            | M::Jb
-            | M::Jae
-            | M::Je
-            | M::Jne
-            | M::Jbe
-            | M::Ja
-            | M::Js
-            | M::Jns
-            | M::Jp
-            | M::Jnp
-            | M::Jl
-            | M::Jge
-            | M::Jle
-            | M::Jg
             | M::Loop
             | M::Loope
             | M::Loopne
@@ -401,6 +385,7 @@ impl Exec<'_> {
             | M::Enter
             | M::Leave
             | M::Bound => self.exec_control(ins),
+            m if crate::classify::is_jcc(m) => self.exec_control(ins),
             _ => self.exec_data(ins),
         }
     }
