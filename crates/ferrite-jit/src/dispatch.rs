@@ -15,6 +15,7 @@ use ferrite_mem::{PhysMem, Target, PAGE_FAST_READ, PAGE_SHIFT, PAGE_SIZE};
 const CR0_PG: u32 = 1 << 31;
 
 /// The entry trampoline's signature.
+// SAFETY: a pointer type only; calling it is unsafe and justified at the one call site.
 type EntryFn = unsafe extern "sysv64" fn(*mut Cpu, *mut JitCtx, *const u8);
 
 impl Jit {

@@ -88,6 +88,7 @@ fn resolve(cpu: &Cpu, ctx: &JitCtx, seg: usize, offset: u32, bytes: u32, write: 
 /// # Safety
 /// `cpu` and `ctx` point to the live `Cpu` and `JitCtx` of the current run (generated
 /// code passes R15 and R13), with no Rust reference to either in use.
+// SAFETY: callers (generated code) uphold the `# Safety` contract above.
 pub(crate) unsafe extern "sysv64" fn rep_string(cpu: *mut Cpu, ctx: *const JitCtx, desc: u32) -> u32 {
     // SAFETY: the caller's contract.
     let (cpu, ctx) = unsafe { (&mut *cpu, &*ctx) };
@@ -160,6 +161,7 @@ pub(crate) unsafe extern "sysv64" fn rep_string(cpu: *mut Cpu, ctx: *const JitCt
 ///
 /// # Safety
 /// `[host, host + len)` must be writable memory.
+// SAFETY: callers pass a range inside the RAM mapping, checked against the page table.
 unsafe fn fill(host: *mut u8, len: usize, value: u32, size: u32, phase: u32) {
     let bytes = value.to_le_bytes();
     let size = size as usize;
@@ -188,6 +190,7 @@ unsafe fn fill(host: *mut u8, len: usize, value: u32, size: u32, phase: u32) {
 /// `cpu` and `ctx` point to the live `Cpu` and `JitCtx` of the current run, whose `mem`
 /// and `io` the dispatcher set for this run, with no Rust reference to any of them in
 /// use.
+// SAFETY: callers (generated code) uphold the `# Safety` contract above.
 pub(crate) unsafe extern "sysv64" fn step_one(cpu: *mut Cpu, ctx: *mut JitCtx, left: u32, next_eip: u32) -> u32 {
     // SAFETY: the caller's contract; `mem` and `io` were set by the dispatcher from the
     // `&mut` it holds for the whole run and are not otherwise used while generated code

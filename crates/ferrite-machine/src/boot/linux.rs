@@ -26,8 +26,9 @@
 //! read/write); CR0 = PE | ET, paging off; EFLAGS = 0x2 (interrupts off); ESI = the zero
 //! page; EBP = EDI = EBX = 0; A20 open; IDTR limit 0.
 
-use super::multiboot::{KernelBoot, CODE_ATTRS, DATA_ATTRS, ENTRY_CR0, HIGH_MEMORY, LOW_RAM_END};
-use ferrite_cpu::{Cpu, Flags, Gpr, SegReg, Segment, TableReg};
+use super::multiboot::{KernelBoot, HIGH_MEMORY, LOW_RAM_END};
+use super::{copy_to_ram, enter_flat_protected_mode, FlatEntry};
+use ferrite_cpu::{Cpu, Gpr};
 use ferrite_mem::PhysMem;
 use std::fmt;
 
@@ -406,14 +407,6 @@ pub fn prepare(kernel: KernelBoot, ram_size: u32, bios_len: u32) -> Result<Linux
     Ok(LinuxPlan { image, header, zero_page: zp, cmdline, initrd, entry, initrd_range })
 }
 
-/// Copies `data` into RAM at `addr` (ranges were checked by [`prepare`]).
-fn copy_to_ram(mem: &mut PhysMem, addr: u32, data: &[u8]) {
-    let start = addr as usize;
-    if let Some(dst) = start.checked_add(data.len()).and_then(|end| mem.ram_mut().get_mut(start..end)) {
-        dst.copy_from_slice(data);
-    }
-}
-
 impl LinuxPlan {
     /// The setup header read from the file.
     pub fn header(&self) -> &SetupHeader {
@@ -444,19 +437,17 @@ impl LinuxPlan {
 
         cpu.gpr = [0; 8];
         cpu.gpr[Gpr::Esi as usize] = ZERO_PAGE_ADDR;
-        cpu.gpr[Gpr::Esp as usize] = BOOT_STACK_TOP;
-        cpu.eip = self.entry;
-        cpu.eflags = Flags::FIXED1;
-        cpu.cr0 = ENTRY_CR0;
-        for s in SegReg::ALL {
-            cpu.seg[s as usize] = Segment { selector: BOOT_DS, attrs: DATA_ATTRS, base: 0, limit: u32::MAX };
-        }
-        cpu.seg[SegReg::Cs as usize] = Segment { selector: BOOT_CS, attrs: CODE_ATTRS, base: 0, limit: u32::MAX };
-        cpu.gdtr = TableReg { base: GDT_ADDR, limit: (GDT.len() * 8 - 1) as u32 };
-        cpu.idtr = TableReg { base: 0, limit: 0 };
-        cpu.halted = false;
-        cpu.int_shadow = false;
-        cpu.tlb.flush(false);
+        enter_flat_protected_mode(
+            cpu,
+            FlatEntry {
+                entry: self.entry,
+                stack_top: BOOT_STACK_TOP,
+                code_sel: BOOT_CS,
+                data_sel: BOOT_DS,
+                gdt_addr: GDT_ADDR,
+                gdt_entries: GDT.len() as u32,
+            },
+        );
     }
 }
 

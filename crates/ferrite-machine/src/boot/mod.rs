@@ -9,8 +9,50 @@ pub mod elf;
 pub mod linux;
 pub mod multiboot;
 
-use ferrite_cpu::Cpu;
+use ferrite_cpu::{Cpu, Flags, Gpr, SegReg, Segment, TableReg};
 use ferrite_mem::PhysMem;
+
+/// The flat 32-bit protected-mode state both boot protocols enter with: CS `code_sel` and
+/// every data segment `data_sel` over all 4 GiB, CR0.PE only, interrupts off, ESP
+/// `stack_top`, the GDT of `gdt_entries` descriptors at `gdt_addr`, no IDT, a clean TLB.
+/// General registers other than ESP are left to the caller.
+pub(crate) fn enter_flat_protected_mode(cpu: &mut Cpu, flat: FlatEntry) {
+    cpu.gpr[Gpr::Esp as usize] = flat.stack_top;
+    cpu.eip = flat.entry;
+    cpu.eflags = Flags::FIXED1;
+    cpu.cr0 = multiboot::ENTRY_CR0;
+    for s in SegReg::ALL {
+        cpu.seg[s as usize] =
+            Segment { selector: flat.data_sel, attrs: multiboot::DATA_ATTRS, base: 0, limit: u32::MAX };
+    }
+    cpu.seg[SegReg::Cs as usize] =
+        Segment { selector: flat.code_sel, attrs: multiboot::CODE_ATTRS, base: 0, limit: u32::MAX };
+    cpu.gdtr = TableReg { base: flat.gdt_addr, limit: flat.gdt_entries * 8 - 1 };
+    cpu.idtr = TableReg { base: 0, limit: 0 };
+    cpu.halted = false;
+    cpu.int_shadow = false;
+    cpu.tlb.flush(false);
+}
+
+/// Where and how a boot protocol enters flat protected mode.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlatEntry {
+    pub(crate) entry: u32,
+    pub(crate) stack_top: u32,
+    pub(crate) code_sel: u16,
+    pub(crate) data_sel: u16,
+    pub(crate) gdt_addr: u32,
+    pub(crate) gdt_entries: u32,
+}
+
+/// Copies `data` into RAM at `addr` (the boot paths check their ranges beforehand; a range
+/// outside RAM is ignored rather than panicking).
+pub(crate) fn copy_to_ram(mem: &mut PhysMem, addr: u32, data: &[u8]) {
+    let start = addr as usize;
+    if let Some(dst) = start.checked_add(data.len()).and_then(|end| mem.ram_mut().get_mut(start..end)) {
+        dst.copy_from_slice(data);
+    }
+}
 
 /// A checked boot, ready to write into the machine (and to write again after a reset).
 #[derive(Debug, Clone)]

@@ -38,7 +38,8 @@
 //! its own IDT before enabling interrupts).
 
 use super::elf::{self, ElfError};
-use ferrite_cpu::{Cpu, Flags, Gpr, SegReg, Segment, TableReg};
+use super::{copy_to_ram, enter_flat_protected_mode, FlatEntry};
+use ferrite_cpu::{Cpu, Gpr};
 use ferrite_mem::PhysMem;
 use std::fmt;
 
@@ -598,14 +599,6 @@ pub fn prepare(kernel: KernelBoot, ram_size: u32, bios_len: u32) -> Result<LoadP
     Ok(LoadPlan { image, chunks, boot_area: area, module, entry, kernel_range, module_range })
 }
 
-/// Copies `data` into RAM at `addr` (ranges were checked by [`prepare`]).
-fn copy_to_ram(mem: &mut PhysMem, addr: u32, data: &[u8]) {
-    let start = addr as usize;
-    if let Some(dst) = start.checked_add(data.len()).and_then(|end| mem.ram_mut().get_mut(start..end)) {
-        dst.copy_from_slice(data);
-    }
-}
-
 /// Zeroes `len` bytes of RAM at `addr`.
 fn zero_ram(mem: &mut PhysMem, addr: u32, len: usize) {
     let start = addr as usize;
@@ -634,19 +627,17 @@ impl LoadPlan {
 
         cpu.gpr[Gpr::Eax as usize] = BOOTLOADER_MAGIC;
         cpu.gpr[Gpr::Ebx as usize] = INFO_ADDR;
-        cpu.gpr[Gpr::Esp as usize] = BOOT_STACK_TOP;
-        cpu.eip = self.entry;
-        cpu.eflags = Flags::FIXED1;
-        cpu.cr0 = ENTRY_CR0;
-        for s in SegReg::ALL {
-            cpu.seg[s as usize] = Segment { selector: DATA_SELECTOR, attrs: DATA_ATTRS, base: 0, limit: u32::MAX };
-        }
-        cpu.seg[SegReg::Cs as usize] = Segment { selector: CODE_SELECTOR, attrs: CODE_ATTRS, base: 0, limit: u32::MAX };
-        cpu.gdtr = TableReg { base: GDT_ADDR, limit: (GDT.len() * 8 - 1) as u32 };
-        cpu.idtr = TableReg { base: 0, limit: 0 };
-        cpu.halted = false;
-        cpu.int_shadow = false;
-        cpu.tlb.flush(false);
+        enter_flat_protected_mode(
+            cpu,
+            FlatEntry {
+                entry: self.entry,
+                stack_top: BOOT_STACK_TOP,
+                code_sel: CODE_SELECTOR,
+                data_sel: DATA_SELECTOR,
+                gdt_addr: GDT_ADDR,
+                gdt_entries: GDT.len() as u32,
+            },
+        );
     }
 }
 

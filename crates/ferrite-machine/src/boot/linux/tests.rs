@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::boot::multiboot::BootModule;
+use ferrite_cpu::{Flags, SegReg};
 
 const RAM: u32 = 256 << 20;
 const SETUP_SECTS: u8 = 3;

@@ -4,6 +4,7 @@
 use super::*;
 use crate::boot::elf::build_test_elf;
 use crate::{Machine, MachineConfig, StopReason};
+use ferrite_cpu::SegReg;
 use ferrite_devices::debugcon::SharedBuffer;
 
 const MIB: u32 = 1024 * 1024;
