@@ -2,7 +2,9 @@
 # Reassembles every source in roms/ into roms/bin/NAME.bin: 64 KiB BIOS images, and the
 # multiboot test kernels (multiboot_*.asm and the self-checking protected-mode kernels
 # pm_*.asm, flat a.out-kludge binaries for --kernel; the pm_* kernels share
-# include/pmtest.inc, found relative to this directory).
+# include/pmtest.inc, found relative to this directory), then bin/bench_disk.img:
+# bin/multiboot_bench.bin wrapped in a bootable hard-disk image (bench_disk.asm incbins it,
+# so it is built last).
 # The binaries are committed; a test checks they match their sources.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +14,10 @@ if ! command -v nasm >/dev/null 2>&1; then
 fi
 mkdir -p bin
 for src in *.asm; do
+    [ "$src" = bench_disk.asm ] && continue
     out="bin/${src%.asm}.bin"
     nasm -f bin -w+all -o "$out" "$src"
     echo "built $out ($(stat -c %s "$out") bytes)"
 done
+nasm -f bin -w+all -o bin/bench_disk.img bench_disk.asm
+echo "built bin/bench_disk.img ($(stat -c %s bin/bench_disk.img) bytes)"

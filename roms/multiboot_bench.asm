@@ -13,10 +13,13 @@
 ; integer matrix multiply (IMUL) and insertion sort of LCG-generated numbers — and
 ; prints one checksum per kernel over the debug console (port 0xE9):
 ;   bench crc32=XXXXXXXX sieve=XXXXXXXX fib=XXXXXXXX memcpy=XXXXXXXX matmul=XXXXXXXX sort=XXXXXXXX
-; then ends the run through isa-debug-exit (port 0xF4) with 0x10 (exit status 33).
+; then ends the run through isa-debug-exit (port 0xF4) with 0x10 (exit status 33), and on
+; Bochs, which has no such port, through its "Shutdown" port 0x8900 (include/bench_exit.inc).
+; roms/bench_disk.asm wraps this very image in a bootable disk for emulators without a
+; multiboot loader.
 ; The checksums are deterministic; a mismatch between emulators is a bug.
 ;
-; Build: nasm -f bin -o bin/multiboot_bench.bin multiboot_bench.asm   (or ./build.sh)
+; Build (from roms/): nasm -f bin -o bin/multiboot_bench.bin multiboot_bench.asm   (or ./build.sh)
 
 bits 32
 cpu 686
@@ -26,8 +29,6 @@ MB_MAGIC        equ 0x1BADB002
 MB_AOUT_KLUDGE  equ 1 << 16
 MB_FLAGS        equ MB_AOUT_KLUDGE
 DEBUGCON        equ 0xE9
-EXIT_PORT       equ 0xF4
-EXIT_OK         equ 0x10
 
 MAPPED_MIB      equ 8               ; identity-mapped with 4 KiB pages
 PTE_PRESENT_RW  equ 0x003
@@ -47,6 +48,8 @@ MAT_N           equ 48
 MAT_ROUNDS      equ 20 * SCALE
 SORT_N          equ 1024
 SORT_ROUNDS     equ 10 * SCALE
+
+%include "include/bench_exit.inc"
 
 org LOAD_ADDR
 
@@ -100,10 +103,7 @@ start:
 
         mov al, 10
         out DEBUGCON, al
-        mov al, EXIT_OK
-        out EXIT_PORT, al
-.stop:  hlt
-        jmp .stop
+        BENCH_EXIT
 
 ; Identity-maps the first MAPPED_MIB MiB with 4 KiB pages and sets CR0.PG.
 paging_on:

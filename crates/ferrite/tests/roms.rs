@@ -8,7 +8,11 @@ use std::process::Command;
 const ROMS: [&str; 6] = ["smoke", "demo", "triple", "serial_hello", "ide_hello", "vga_screen"];
 /// Every multiboot test kernel (flat binaries of any size, booted with `--kernel`).
 /// The protected-mode test kernels include `roms/include/pmtest.inc`, so nasm gets `-i roms/`.
-const KERNELS: [&str; 7] = ["multiboot_hello", "pm_paging", "pm_tasks", "pm_v86", "pm_rings", "pm_fpu", "pm_sse"];
+const KERNELS: [&str; 8] =
+    ["multiboot_hello", "multiboot_bench", "pm_paging", "pm_tasks", "pm_v86", "pm_rings", "pm_fpu", "pm_sse"];
+/// Disk images: `NAME.asm` builds `bin/NAME.img` (`bench_disk` incbins `bin/multiboot_bench.bin`,
+/// found through `-i roms/`).
+const DISKS: [&str; 1] = ["bench_disk"];
 
 fn roms_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms")
@@ -48,5 +52,22 @@ fn test_committed_roms_match_their_sources() {
             assert_eq!(built.len(), 64 * 1024, "{name}: a BIOS image is 64 KiB");
         }
         assert!(built == committed, "roms/bin/{name}.bin is stale: run roms/build.sh and commit the result");
+    }
+}
+
+#[test]
+fn test_committed_disk_images_match_their_sources() {
+    if !nasm_available() {
+        panic!("\n\n*** nasm is not installed; install it with ./scripts/setup (or: sudo apt-get install -y nasm). ***\n\n");
+    }
+    for name in DISKS {
+        let src = roms_dir().join(format!("{name}.asm"));
+        let committed = std::fs::read(roms_dir().join(format!("bin/{name}.img"))).expect("committed image exists");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}.img", std::process::id()));
+        let built = assemble(&src, &out);
+        let _ = std::fs::remove_file(&out);
+        assert_eq!(built.len() % 512, 0, "{name}: a disk image is whole sectors");
+        assert_eq!(&built[510..512], &[0x55, 0xAA], "{name}: sector 0 is a boot sector");
+        assert!(built == committed, "roms/bin/{name}.img is stale: run roms/build.sh and commit the result");
     }
 }
