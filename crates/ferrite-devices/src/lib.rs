@@ -20,7 +20,9 @@
 //! - [`rtc::Rtc`] — the MC146818 RTC and CMOS RAM (0x70/0x71, IRQ 8);
 //! - [`i8042::I8042`] — the keyboard controller with a PS/2 keyboard and mouse (0x60/0x64,
 //!   IRQ 1/12; A20 and CPU reset through its output port);
-//! - [`port92::Port92`] — fast A20 and reset (0x92).
+//! - [`port92::Port92`] — fast A20 and reset (0x92);
+//! - [`lapic::LocalApic`] — the CPU's local APIC (MMIO at 0xFEE00000, timer on the
+//!   virtual clock) and [`ioapic::IoApic`] — the 82093AA I/O APIC (MMIO at 0xFEC00000).
 //!
 //! Display: [`vga::Vga`] — VGA (0x3B0–0x3DF, the 0xA0000 window) with the Bochs VBE
 //! interface (0x1CE/0x1CF) and linear framebuffer, rendering to an RGB [`vga::Frame`].
@@ -46,6 +48,8 @@ pub mod exit_port;
 pub mod fpu_error;
 pub mod fw_cfg;
 pub mod i8042;
+pub mod ioapic;
+pub mod lapic;
 pub mod pci;
 pub mod pic;
 pub mod pit;
