@@ -8,10 +8,10 @@
 //! |---|---|
 //! | the guest wrote V to the exit port | stops: [`StopReason::ExitPort`]\(V) |
 //! | the guest set SLP_EN with the soft-off sleep type in the ACPI PM block | stops: [`StopReason::PowerOff`] |
-//! | the guest wrote RST_CPU to the reset control register (0xCF9) | resets the machine, as for a triple fault, and goes on |
+//! | the guest wrote RST_CPU to the reset control register (0xCF9) | resets the machine, as for a triple fault, and goes on; with `no_reboot` stops: [`StopReason::Reboot`] |
 //! | HLT with IF = 1 and a timer armed on an unmasked IRQ (or host serial input connected) | idles until the next deadline (the virtual clock jumps there in deterministic mode; the host sleeps in real time) and goes on |
 //! | HLT, and nothing can wake it (IF = 0, or no timer armed and no input) | stops: [`StopReason::Halted`] |
-//! | the guest resets through the 8042 (0xFE, output port bit 0) or port 0x92 bit 0 | resets the machine and goes on |
+//! | the guest resets through the 8042 (0xFE, output port bit 0) or port 0x92 bit 0 | resets the machine and goes on; with `no_reboot` stops: [`StopReason::Reboot`] |
 //! | the guest changes A20 through the 8042 or port 0x92 | the gate is applied to memory and the run goes on |
 //! | triple fault | resets the machine (CPU reset, A20 opened as at power-on, RAM kept; a multiboot kernel is loaded again and entered afresh) and goes on; with `no_reboot` stops: [`StopReason::TripleFault`] |
 //! | the `max_insns` budget is used up | stops: [`StopReason::MaxInsns`] |
@@ -378,6 +378,7 @@ impl Machine {
             match stop {
                 BoardStop::Exit(v) => return Some(StopReason::ExitPort(v)),
                 BoardStop::PowerOff => return Some(StopReason::PowerOff),
+                BoardStop::Reset if self.no_reboot => return Some(StopReason::Reboot),
                 BoardStop::Reset => {
                     self.resets += 1;
                     self.reset();

@@ -16,6 +16,10 @@ pub const STATUS_POWEROFF: i32 = 0;
 pub const STATUS_TRIPLE_FAULT: i32 = 4;
 /// Exit status when the `--max-insns` budget ran out (as `timeout(1)` does).
 pub const STATUS_MAX_INSNS: i32 = 124;
+/// Exit status when the guest asked for a reset (reset control register, 8042, port
+/// 0x92) and rebooting was disabled: a clean "the guest rebooted", as QEMU's
+/// `-no-reboot` exits 0.
+pub const STATUS_REBOOT: i32 = 0;
 /// Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
 pub const STATUS_INTERRUPTED: i32 = 130;
 /// Exit status of `debug-stop` (a debugger breakpoint or watchpoint ended `run`).
@@ -36,6 +40,9 @@ pub enum StopReason {
     MaxInsns,
     /// The guest powered the machine off (reserved for the ACPI device).
     PowerOff,
+    /// The guest asked for a reset (0xCF9, the 8042's pulse, port 0x92) and rebooting
+    /// was disabled.
+    Reboot,
     /// The host asked the run to stop (Ctrl-C).
     Interrupted,
     /// A debugger breakpoint or watchpoint stopped the run (used by `ferrite debug` and
@@ -52,6 +59,7 @@ impl StopReason {
             StopReason::TripleFault => "triple-fault",
             StopReason::MaxInsns => "max-insns",
             StopReason::PowerOff => "poweroff",
+            StopReason::Reboot => "reboot",
             StopReason::Interrupted => "interrupted",
             StopReason::Debug => "debug-stop",
         }
@@ -67,6 +75,7 @@ impl StopReason {
             StopReason::TripleFault => STATUS_TRIPLE_FAULT,
             StopReason::MaxInsns => STATUS_MAX_INSNS,
             StopReason::PowerOff => STATUS_POWEROFF,
+            StopReason::Reboot => STATUS_REBOOT,
             StopReason::Interrupted => STATUS_INTERRUPTED,
             StopReason::Debug => STATUS_DEBUG_STOP,
         }

@@ -226,6 +226,16 @@ fn test_reset_control_resets_the_machine() {
 }
 
 #[test]
+fn test_guest_reset_with_no_reboot_stops_cleanly() {
+    // mov dx, 0xCF9; mov al, 6; out dx, al — with rebooting disabled the first reset ends the run.
+    let (mut m, _) = machine(&[0xBA, 0xF9, 0x0C, 0xB0, 0x06, 0xEE], |c| c.no_reboot = true);
+    let s = m.run();
+    assert_eq!(s.reason, StopReason::Reboot);
+    assert_eq!(s.exit_status(), 0);
+    assert_eq!(m.resets(), 0);
+}
+
+#[test]
 fn test_fw_cfg_dma_reads_into_guest_ram() {
     // mov dx, 0x518; mov eax, bswap(0x1000); out dx, eax; cli; hlt
     let code = [0xBA, 0x18, 0x05, 0x66, 0xB8, 0x00, 0x00, 0x10, 0x00, 0x66, 0xEF, 0xFA, 0xF4];

@@ -13,6 +13,7 @@ Exit status (the run ends with one line on stderr:
   0         halted        HLT with interrupts off, or with no timer armed and no input to wake it
   0         poweroff      the guest switched the machine off (ACPI PM1a_CNT at 0x604: SLP_EN, SLP_TYP 0)
   4         triple-fault  the CPU shut down and --no-reboot was given (else the machine resets)
+  0         reboot        the guest asked for a reset (0xCF9, 8042, port 0x92) and --no-reboot was given
   124       max-insns     the --max-insns budget ran out
   130       interrupted   Ctrl-C (press it twice to quit at once)
   1         ferrite could not start: unreadable or wrong-size BIOS image, a --kernel that cannot
@@ -116,7 +117,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub deterministic: bool,
 
-    /// On a triple fault stop (exit status 4) instead of resetting the machine
+    /// Stop instead of resetting the machine: on a triple fault (exit status 4) and when
+    /// the guest asks for a reset through 0xCF9, the 8042 or port 0x92 (`reboot`, status 0)
     #[arg(long)]
     pub no_reboot: bool,
 
