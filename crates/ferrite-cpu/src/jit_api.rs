@@ -1,10 +1,14 @@
 //! The small surface the binary translator (`ferrite-jit`) needs beyond the public state:
 //! keeping the interpreter's decoded-block cache in step with code-page writes the
-//! translator drains, and knowing when host debugging forces every instruction through
-//! the interpreter.
+//! translator drains, knowing when host debugging forces every instruction through
+//! the interpreter, and filling the soft TLB from a probe's miss path.
 
+use crate::bus::IoBus;
 use crate::flags::Flags;
+use crate::interp::Exec;
+use crate::memory::Access;
 use crate::state::Cpu;
+use ferrite_mem::PhysMem;
 
 impl Cpu {
     /// Drops the interpreter's decoded blocks from RAM page `page` (a page number). An
@@ -24,5 +28,21 @@ impl Cpu {
             || self.dbg.exec_mask != 0
             || self.dbg.data_armed()
             || self.eflags & (Flags::TF | Flags::RF) != 0
+    }
+
+    /// The shadow MMU's fill for one data access at `linear` by the current privilege
+    /// class (a hypervisor-induced fault): walks the guest's page tables, sets the
+    /// accessed (and, for `write`, dirty) bits and installs the soft-TLB entry, exactly as
+    /// the interpreter does on a miss. Returns false, having changed nothing, when the
+    /// access would fault; the caller then lets the interpreter execute the instruction,
+    /// which raises the #PF. Paging must be on.
+    pub fn fill_tlb(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, linear: u32, write: bool) -> bool {
+        if self.cr0 & crate::paging::CR0_PG == 0 {
+            return false;
+        }
+        let user = self.cpl() == 3;
+        let access = if write { Access::Write } else { Access::Read };
+        let mut ex = Exec { cpu: self, mem, io, end_block: false, shutdown: false };
+        ex.walk_and_fill(linear, access, user).is_ok()
     }
 }

@@ -91,9 +91,18 @@ impl Exec<'_> {
 
     /// A soft-TLB miss: walk the guest tables, check permissions, set A/D, fill.
     fn tlb_miss(&mut self, linear: u32, access: Access, user: bool) -> Result<u32, Fault> {
+        self.walk_and_fill(linear, access, user).map_err(|present| self.page_fault(linear, access, user, present))
+    }
+
+    /// The miss work without the fault: walks the guest tables, checks permissions, sets
+    /// A/D and fills the soft TLB, returning the physical address. A walk that would
+    /// fault changes nothing (no A/D bits, no CR2) and returns whether the page was
+    /// present, so the translator can call this from a probe's miss path and leave a
+    /// faulting access to the interpreter, which raises the #PF itself.
+    pub(crate) fn walk_and_fill(&mut self, linear: u32, access: Access, user: bool) -> Result<u32, bool> {
         let walk = match self.walk(linear) {
             Ok(w) => w,
-            Err(()) => return Err(self.page_fault(linear, access, user, false)),
+            Err(()) => return Err(false),
         };
         let wp = self.cpu.cr0 & CR0_WP != 0;
         let may_read = !user || walk.user;
@@ -105,7 +114,7 @@ impl Exec<'_> {
             Access::Execute => may_exec,
         };
         if !allowed {
-            return Err(self.page_fault(linear, access, user, true));
+            return Err(true);
         }
         // Set accessed on every level, dirty on the leaf for writes.
         let leaf = walk.count - 1;

@@ -90,6 +90,8 @@ pub(crate) struct JitCtx {
     pub(crate) step_exit: Option<RunExit>,
     /// Instructions generated code handed to the interpreter without leaving.
     pub(crate) steps: u64,
+    /// Soft-TLB fills generated code asked the MMU for (probe misses).
+    pub(crate) fills: u64,
 }
 
 impl JitCtx {
@@ -112,6 +114,7 @@ impl JitCtx {
             io: None,
             step_exit: None,
             steps: 0,
+            fills: 0,
         }
     }
 

@@ -99,6 +99,7 @@ impl Jit {
             cpu.tsc = cpu.tsc.wrapping_add(retired);
             left = left.saturating_sub(cpu.insns.wrapping_sub(before));
             self.stats.interp_steps += std::mem::take(&mut self.ctx.steps);
+            self.stats.tlb_fills += std::mem::take(&mut self.ctx.fills);
             if let Some(exit) = self.ctx.step_exit.take() {
                 return exit;
             }

@@ -206,8 +206,10 @@ fn host_reg64(r: Register) -> Register {
 }
 
 /// The inline probe: R8D holds the segment offset; on the fast path R8 ends holding the
-/// host address of the access, otherwise control goes to `slow`. Host flags survive
-/// when `flags_live` (saved with `pushfq`, restored with `popfq`; the slow path pops).
+/// host address of the access. A soft-TLB tag mismatch goes to `miss` with the linear
+/// address of the first byte in R8D (the MMU fill, then the probe again); anything else
+/// goes to `slow`. Host flags survive when `flags_live` (saved with `pushfq`, restored
+/// with `popfq`; the miss and slow paths pop).
 ///
 /// Safety argument for the host address (why a guest can never make generated code
 /// touch host memory outside the RAM mapping): the fast path is taken only when the
@@ -216,7 +218,14 @@ fn host_reg64(r: Register) -> Register {
 /// byte in the page-access table has the fast bit. `ferrite-mem` sets that bit only for
 /// pages that lie wholly below the RAM size, so `[R14 + phys, R14 + phys + size)` is
 /// inside the RAM mapping. The table index is `phys >> 12 < 2^20`, its length.
-pub(crate) fn probe(ops: &mut Asm, acc: Access, mode: ProbeMode, flags_live: bool, slow: DynamicLabel) {
+pub(crate) fn probe(
+    ops: &mut Asm,
+    acc: Access,
+    mode: ProbeMode,
+    flags_live: bool,
+    slow: DynamicLabel,
+    miss: DynamicLabel,
+) {
     let last = acc.size as i32 - 1;
     if flags_live {
         dynasm!(ops ; .arch x64 ; pushfq);
@@ -248,7 +257,7 @@ pub(crate) fn probe(ops: &mut Asm, acc: Access, mode: ProbeMode, flags_live: boo
             ; lea r10d, [r8 + last]
             ; and r10d, !0xFFFu32 as i32
             ; cmp r10d, DWORD [r15 + r9 * 4 + tag]
-            ; jne =>slow
+            ; jne =>miss
             ; add r8d, DWORD [r15 + r9 * 4 + addend]
         );
     } else if acc.size > 1 {

@@ -176,6 +176,35 @@ unsafe fn fill(host: *mut u8, len: usize, value: u32, size: u32, phase: u32) {
     }
 }
 
+/// `tlb_fill`'s descriptor: bits 0..8 the access size, this bit set for a write.
+pub(crate) const FILL_WRITE: u32 = 1 << 8;
+
+/// A probe's soft-TLB miss (a hypervisor-induced fault): the shadow MMU walks the guest's
+/// page tables and fills the entry for the `desc`-sized access at `linear`
+/// ([`Cpu::fill_tlb`], the interpreter's own miss code). Returns 1 when the probe may be
+/// retried: the access stays within one page, the walk allowed it, and it wrote no page
+/// holding translated code (A/D bits). Otherwise returns 0, having changed nothing when
+/// the access would fault, and the instruction goes to the interpreter, which raises the
+/// #PF or splits the page-crossing access.
+///
+/// # Safety
+/// As [`step_one`].
+// SAFETY: callers (generated code) uphold the `# Safety` contract above.
+pub(crate) unsafe extern "sysv64" fn tlb_fill(cpu: *mut Cpu, ctx: *mut JitCtx, linear: u32, desc: u32) -> u32 {
+    // SAFETY: the caller's contract (see `step_one`).
+    let (cpu, ctx) = unsafe { (&mut *cpu, &mut *ctx) };
+    let (Some(mut io), false) = (ctx.io, ctx.mem.is_null()) else { return 0 };
+    // SAFETY: as in `step_one`.
+    let (mem, io) = unsafe { (&mut *ctx.mem, io.as_mut()) };
+    let size = (desc & 0xFF).max(1);
+    if (linear ^ linear.wrapping_add(size - 1)) & !(PAGE_SIZE - 1) != 0 {
+        return 0;
+    }
+    ctx.fills += 1;
+    let ok = cpu.fill_tlb(mem, io, linear, desc & FILL_WRITE != 0);
+    (ok && !mem.code_written()) as u32
+}
+
 /// Runs the instruction at `cpu.eip` in the interpreter (`Cpu::step`: the interpreter's
 /// own procedures, with full semantics and precise faults) from inside generated code,
 /// with the guest registers and flags already written back. `left` is how many

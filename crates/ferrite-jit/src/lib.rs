@@ -61,6 +61,9 @@ pub struct JitStats {
     pub host_bytes: u64,
     /// Whole-cache flushes (code buffer full).
     pub flushes: u64,
+    /// Soft-TLB misses of translated accesses filled by the MMU from the probe's miss
+    /// path (the probe then retried, no interpreter step).
+    pub tlb_fills: u64,
 }
 
 impl std::fmt::Display for JitStats {
@@ -69,7 +72,7 @@ impl std::fmt::Display for JitStats {
         write!(
             f,
             "jit blocks-translated={} ({} guest insns) chained={} invalidated={} helper-calls={} (interpreted insns) \
-             block-runs={} host-bytes={} flushes={}",
+             block-runs={} host-bytes={} flushes={} tlb-fills={}",
             self.blocks_translated,
             self.guest_insns_translated,
             self.blocks_chained,
@@ -77,7 +80,8 @@ impl std::fmt::Display for JitStats {
             self.interp_steps,
             self.block_runs,
             self.host_bytes,
-            self.flushes
+            self.flushes,
+            self.tlb_fills
         )
     }
 }

@@ -128,6 +128,7 @@ pub(crate) fn emit_block(
         at,
         exit_stub,
         slow: Vec::new(),
+        misses: Vec::new(),
         sites: Vec::new(),
         leaves: Vec::new(),
     };
@@ -163,8 +164,9 @@ pub(crate) fn emit_block(
             }
             Kind::Native { host, mem: None } => emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?,
             Kind::Native { host, mem: Some(acc) } => {
+                let retry = e.here();
                 emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;
-                e.probe(*acc, flags, i, eip);
+                e.probe(*acc, flags, i, eip, retry);
                 emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?;
             }
             Kind::Lea { dest, size } => {
@@ -245,6 +247,9 @@ pub(crate) fn emit_block(
     emit::capture_flags(&mut e.ops);
     emit::unretire(&mut e.ops, n);
     emit::exit_to(&mut e.ops, spec.eip, ExitReason::Budget, exit_stub);
+    for m in std::mem::take(&mut e.misses) {
+        e.miss_path(m);
+    }
     for s in std::mem::take(&mut e.slow) {
         dynasm!(e.ops ; .arch x64 ; =>s.label);
         match s.resume {
@@ -305,6 +310,18 @@ struct Slow {
     resume: Option<(DynamicLabel, u32)>,
 }
 
+/// A soft-TLB miss path to emit out of line: the MMU fill, then the probe again from
+/// `retry`, or the access's slow path `slow` when the fill cannot make it hit.
+struct Miss {
+    label: DynamicLabel,
+    retry: DynamicLabel,
+    slow: DynamicLabel,
+    /// The probe saved the host flags with `pushfq` (they are on the host stack).
+    pushed: bool,
+    /// `helpers::tlb_fill`'s descriptor: size, and whether the access writes.
+    desc: u32,
+}
+
 /// Emission state for one block.
 struct Emitter {
     ops: Asm,
@@ -312,6 +329,7 @@ struct Emitter {
     at: usize,
     exit_stub: usize,
     slow: Vec<Slow>,
+    misses: Vec<Miss>,
     /// Patchable exits: offset of the `jmp rel32`, its stub's label, the guest EIP.
     sites: Vec<(usize, DynamicLabel, u32)>,
     /// Exits after an interpreter step that must return to the dispatcher (`cpu.eip`
@@ -320,22 +338,78 @@ struct Emitter {
 }
 
 impl Emitter {
+    /// A label bound at the current position.
+    fn here(&mut self) -> DynamicLabel {
+        let l = self.ops.new_dynamic_label();
+        dynasm!(self.ops ; .arch x64 ; =>l);
+        l
+    }
+
     /// Probes the access whose offset is in R8D; its slow path re-runs instruction `i` at
-    /// `eip` in the interpreter.
-    fn probe(&mut self, acc: Access, flags: FlagsAt, i: u32, eip: u32) {
+    /// `eip` in the interpreter. A soft-TLB miss first calls the MMU fill and, when that
+    /// makes the access hit, starts again at `retry` (where the offset is computed, with
+    /// the flags as they were there).
+    fn probe(&mut self, acc: Access, flags: FlagsAt, i: u32, eip: u32, retry: DynamicLabel) {
         let label = self.ops.new_dynamic_label();
-        emit::probe(&mut self.ops, acc, self.spec.probe, flags == FlagsAt::Pushed, label);
+        let miss = self.ops.new_dynamic_label();
+        let pushed = flags == FlagsAt::Pushed;
+        emit::probe(&mut self.ops, acc, self.spec.probe, pushed, label, miss);
         self.slow.push(Slow { label, flags, retired: i, eip, resume: None });
+        if self.spec.probe.paging {
+            let desc = acc.size | if acc.write { crate::helpers::FILL_WRITE } else { 0 };
+            self.misses.push(Miss { label: miss, retry, slow: label, pushed, desc });
+        }
+    }
+
+    /// A miss path: R8D is the linear address; guest registers are in host registers,
+    /// the flags where `pushed` says. Calls `helpers::tlb_fill` (host stack 16-byte
+    /// aligned) and retries the probe, or falls into the access's slow path with the host
+    /// stack as the probe left it.
+    fn miss_path(&mut self, m: Miss) {
+        let helper = crate::helpers::tlb_fill as *const () as usize as i64;
+        dynasm!(self.ops ; .arch x64 ; =>m.label);
+        emit::spill_gprs(&mut self.ops);
+        if m.pushed {
+            dynasm!(self.ops ; .arch x64 ; sub rsp, 8);
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, r15
+            ; mov rsi, r13
+            ; mov edx, r8d
+            ; mov ecx, m.desc as i32
+            ; mov rax, QWORD helper
+            ; call rax
+        );
+        if m.pushed {
+            dynasm!(self.ops ; .arch x64 ; add rsp, 8);
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
+            ; mov r8d, eax
+        );
+        emit::reload_gprs(&mut self.ops);
+        dynasm!(self.ops
+            ; .arch x64
+            ; test r8d, r8d
+            ; jz =>m.slow
+        );
+        if m.pushed {
+            dynasm!(self.ops ; .arch x64 ; popfq);
+        }
+        dynasm!(self.ops ; .arch x64 ; jmp =>m.retry);
     }
 
     /// PUSH: store at SS:(SP - size), then move SP (so a fault leaves SP alone).
     fn push(&mut self, src: PushSrc, size: u32, flags: FlagsAt, i: u32, eip: u32) {
         let size_i = size as i32;
+        let retry = self.here();
         dynasm!(self.ops ; .arch x64 ; lea r8d, [r12 - size_i]);
         if !self.spec.plan.ss32 {
             dynasm!(self.ops ; .arch x64 ; movzx r8d, r8w);
         }
-        self.probe(Access { seg: SS, size, write: true }, flags, i, eip);
+        self.probe(Access { seg: SS, size, write: true }, flags, i, eip, retry);
         match (src, size) {
             (PushSrc::Reg(r), 4) => dynasm!(self.ops ; .arch x64 ; mov DWORD [r8], Rd(r)),
             (PushSrc::Reg(r), _) => dynasm!(self.ops ; .arch x64 ; mov WORD [r8], Rw(r)),
@@ -347,8 +421,9 @@ impl Emitter {
 
     /// POP: load from SS:SP, move SP, then write the destination (POP ESP keeps the value).
     fn pop(&mut self, dest: u8, size: u32, flags: FlagsAt, i: u32, eip: u32) {
+        let retry = self.here();
         self.stack_top();
-        self.probe(Access { seg: SS, size, write: false }, flags, i, eip);
+        self.probe(Access { seg: SS, size, write: false }, flags, i, eip, retry);
         self.load_top(size);
         self.add_sp(size as i32);
         if size == 4 {
@@ -362,8 +437,9 @@ impl Emitter {
     /// against the CS limit before anything changes.
     fn ret(&mut self, size: u32, release: u32, i: u32, eip: u32) {
         emit::capture_flags(&mut self.ops);
+        let retry = self.here();
         self.stack_top();
-        self.probe(Access { seg: SS, size, write: false }, FlagsAt::Captured, i, eip);
+        self.probe(Access { seg: SS, size, write: false }, FlagsAt::Captured, i, eip, retry);
         self.load_top(size);
         let label = self.ops.new_dynamic_label();
         dynasm!(self.ops

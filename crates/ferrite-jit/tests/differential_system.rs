@@ -1,0 +1,273 @@
+//! Differential tests for system-level guest code: the same 32-bit protected-mode program
+//! on the interpreter and on the translator must end in identical CPU state, memory and
+//! device traffic. These cover what the translator does besides plain arithmetic: soft-TLB
+//! misses filled from the probe (with real #PF faults and their handler in the mix),
+//! indirect JMP/CALL through the jump cache, CLI/STI/PUSHF/POPF, IN/OUT, CR3 reloads.
+
+use ferrite_cpu::{Cpu, IoBus, RunExit, SegReg, Segment, TableReg};
+use ferrite_jit::Jit;
+use ferrite_mem::PhysMem;
+use iced_x86::code_asm::*;
+
+/// Guest RAM size.
+const RAM: usize = 4 << 20;
+/// GDT: null, flat code 0x08, flat data 0x10.
+const GDT: u32 = 0x500;
+/// IDT (32 gates used).
+const IDT: u32 = 0x600;
+/// The main program.
+const CODE: u32 = 0x1000;
+/// Exception and interrupt handlers.
+const HANDLERS: u32 = 0x4000;
+/// Page directory and the page table covering linear 0..4 MiB.
+const PAGE_DIR: u32 = 0x8000;
+const PAGE_TABLE: u32 = 0x9000;
+/// A second page directory (CR3 reloads switch between them).
+const PAGE_DIR2: u32 = 0xA000;
+/// Counters the handlers bump.
+const COUNTERS: u32 = 0xC000;
+/// Initial stack pointer.
+const STACK: u32 = 0x7F00;
+
+/// Asserts two CPUs hold the same architectural state.
+fn assert_same_cpu(a: &Cpu, b: &Cpu, what: &str) {
+    if std::env::var("DIFF_DEBUG").is_ok() {
+        eprintln!("{what}\n interp: eip={:#x} cr2={:#x} insns={} fault={:?} gpr={:x?}\n jit:    eip={:#x} cr2={:#x} insns={} fault={:?} gpr={:x?}", a.eip, a.cr2, a.insns, a.last_fault, a.gpr, b.eip, b.cr2, b.insns, b.last_fault, b.gpr);
+    }
+    assert_eq!(a.gpr, b.gpr, "{what}: registers");
+    assert_eq!(a.eip, b.eip, "{what}: eip");
+    assert_eq!(a.eflags, b.eflags, "{what}: eflags");
+    assert_eq!(a.seg, b.seg, "{what}: segments");
+    assert_eq!((a.cr0, a.cr2, a.cr3, a.cr4), (b.cr0, b.cr2, b.cr3, b.cr4), "{what}: control registers");
+    assert_eq!(a.insns, b.insns, "{what}: instructions retired");
+    assert_eq!(a.tsc, b.tsc, "{what}: tsc");
+    assert_eq!(a.halted, b.halted, "{what}: halted");
+    assert_eq!(a.int_shadow, b.int_shadow, "{what}: interrupt shadow");
+    assert_eq!(a.last_fault, b.last_fault, "{what}: last fault");
+}
+
+/// Asserts two memories hold the same RAM.
+fn assert_same_ram(a: &PhysMem, b: &PhysMem, what: &str) {
+    if a.ram() != b.ram() {
+        let at = a.ram().iter().zip(b.ram()).position(|(x, y)| x != y).unwrap_or(0);
+        panic!("{what}: RAM differs first at {at:#x}: {:#04x} vs {:#04x}", a.ram()[at], b.ram()[at]);
+    }
+}
+
+/// A bus that records every port access and answers reads from a counter, and raises
+/// its interrupt line (vector 0x20) after a given number of port writes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RecordingBus {
+    /// (port, size, value, write) in order.
+    pub log: Vec<(u16, u8, u32, bool)>,
+    next: u32,
+    /// Raise the line once this many writes happened (0: never).
+    pub irq_after_writes: usize,
+    writes: usize,
+    raised: bool,
+}
+
+impl IoBus for RecordingBus {
+    fn io_read(&mut self, port: u16, size: u8) -> u32 {
+        self.next = self.next.wrapping_mul(0x0101_0101).wrapping_add(0x3B);
+        let v = self.next & if size == 4 { u32::MAX } else { (1 << (8 * size)) - 1 };
+        self.log.push((port, size, v, false));
+        v
+    }
+    fn io_write(&mut self, port: u16, size: u8, value: u32) {
+        self.log.push((port, size, value, true));
+        self.writes += 1;
+        if self.irq_after_writes != 0 && self.writes == self.irq_after_writes {
+            self.raised = true;
+        }
+    }
+    fn intr_pending(&mut self) -> bool {
+        self.raised
+    }
+    fn intr_ack(&mut self) -> u8 {
+        self.raised = false;
+        0x20
+    }
+}
+
+/// A 32-bit ring-0 machine: flat GDT, an IDT whose gates 0..32 go to `handlers` entries
+/// (`handler_at[v]`, or a default that halts), identity paging of 0..4 MiB built by
+/// `tables` (when `paging`), and `main` at CODE.
+struct Setup {
+    main: Vec<u8>,
+    handlers: Vec<u8>,
+    /// Per vector: offset of its handler in `handlers`, if any.
+    handler_at: Vec<(u8, u32)>,
+    paging: bool,
+    /// PTE flags per 4 KiB page of the first 4 MiB (present/RW/user bits).
+    pte_flags: Box<dyn Fn(u32) -> u32>,
+}
+
+impl Setup {
+    fn build(&self) -> (Cpu, PhysMem) {
+        let mut mem = PhysMem::new(RAM).unwrap();
+        let desc = |base: u32, limit: u32, access: u8| -> u64 {
+            let mut d = (limit & 0xFFFF) as u64 | ((base & 0xFF_FFFF) as u64) << 16;
+            d |= (access as u64) << 40 | (((limit >> 16) & 0xF) as u64) << 48 | 0xC0u64 << 48;
+            d | ((base >> 24) as u64) << 56
+        };
+        let gdt = [0u64, desc(0, 0xFFFFF, 0x9B), desc(0, 0xFFFFF, 0x93)];
+        for (i, d) in gdt.iter().enumerate() {
+            mem.write_bytes(GDT + 8 * i as u32, &d.to_le_bytes());
+        }
+        for v in 0..48u32 {
+            let target = match self.handler_at.iter().find(|(x, _)| *x as u32 == v) {
+                Some(&(_, off)) => HANDLERS + off,
+                None => HANDLERS, // offset 0 of the handlers: the default (hlt)
+            };
+            let gate = (target & 0xFFFF) as u64 | 0x08u64 << 16 | 0x8E00u64 << 32 | ((target >> 16) as u64) << 48;
+            mem.write_bytes(IDT + 8 * v, &gate.to_le_bytes());
+        }
+        mem.write_bytes(CODE, &self.main);
+        mem.write_bytes(HANDLERS, &self.handlers);
+        for pt in [PAGE_DIR, PAGE_DIR2] {
+            mem.write_bytes(pt, &(PAGE_TABLE | 3).to_le_bytes());
+        }
+        for page in 0..1024u32 {
+            let e = (page << 12) | (self.pte_flags)(page);
+            mem.write_bytes(PAGE_TABLE + 4 * page, &e.to_le_bytes());
+        }
+        let mut cpu = Cpu::new();
+        cpu.cr0 |= 1;
+        if self.paging {
+            cpu.cr3 = PAGE_DIR;
+            cpu.cr0 |= 1 << 31 | 1 << 16; // PG, WP
+        }
+        cpu.gdtr = TableReg { base: GDT, limit: 23 };
+        cpu.idtr = TableReg { base: IDT, limit: 48 * 8 - 1 };
+        for s in SegReg::ALL {
+            cpu.seg[s as usize] = Segment { selector: 0x10, attrs: 0xC093, base: 0, limit: 0xFFFF_FFFF };
+        }
+        cpu.seg[SegReg::Cs as usize] = Segment { selector: 0x08, attrs: 0xC09B, base: 0, limit: 0xFFFF_FFFF };
+        cpu.gpr[4] = STACK;
+        cpu.eip = CODE;
+        (cpu, mem)
+    }
+}
+
+/// Runs `setup` on both engines (the translator at hot threshold `threshold`) and
+/// compares everything; returns the translator's stats and the interpreter's CPU.
+fn compare(setup: &Setup, threshold: u32, budget: u64, irq_after: usize, what: &str) -> (ferrite_jit::JitStats, Cpu) {
+    // Both engines run the same slices (like the machine's run loop); a budget counts
+    // the same on both, faulting instructions included.
+    let slices = |run: &mut dyn FnMut(u64) -> RunExit| {
+        let mut left = budget;
+        loop {
+            let slice = left.min(7_919);
+            let exit = run(slice);
+            left -= slice;
+            if exit != RunExit::Budget || left == 0 {
+                return exit;
+            }
+        }
+    };
+    let (mut cpu, mut mem) = setup.build();
+    let mut bus = RecordingBus { irq_after_writes: irq_after, ..Default::default() };
+    let ea = slices(&mut |n| cpu.run(&mut mem, &mut bus, n));
+    let (mut jcpu, mut jmem) = setup.build();
+    let mut jbus = RecordingBus { irq_after_writes: irq_after, ..Default::default() };
+    let mut jit = Jit::with_capacity(1 << 20).unwrap();
+    jit.set_hot_threshold(threshold);
+    let eb = slices(&mut |n| jit.run(&mut jcpu, &mut jmem, &mut jbus, n));
+    let what = format!("{what} (threshold {threshold})");
+    assert_eq!(ea, eb, "{what}: exit");
+    assert_same_cpu(&cpu, &jcpu, &what);
+    assert_same_ram(&mem, &jmem, &what);
+    assert_eq!(bus, jbus, "{what}: port traffic");
+    (jit.stats(), cpu)
+}
+
+/// Emits the #PF handler: makes the faulting page present and writable, INVLPG, counts.
+fn page_fault_handler(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    a.push(eax)?;
+    a.push(edx)?;
+    a.mov(eax, cr2)?;
+    a.mov(edx, eax)?;
+    a.shr(edx, 12)?;
+    a.or(dword_ptr(edx * 4 + PAGE_TABLE), 3)?;
+    a.invlpg(byte_ptr(eax))?;
+    a.inc(dword_ptr(COUNTERS))?;
+    a.mov(eax, dword_ptr(esp + 8))?; // the error code
+    a.add(dword_ptr(COUNTERS + 4), eax)?;
+    a.pop(edx)?;
+    a.pop(eax)?;
+    a.add(esp, 4)?;
+    a.iretd()
+}
+
+/// Assembles `f` at `base`.
+fn assemble(base: u32, f: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<u8> {
+    let mut a = CodeAssembler::new(32).unwrap();
+    f(&mut a).unwrap();
+    a.assemble(base as u64).unwrap()
+}
+
+/// Handlers: offset 0 halts (an unexpected vector), then the #PF handler.
+fn handlers_with_page_fault() -> (Vec<u8>, Vec<(u8, u32)>) {
+    let code = assemble(HANDLERS, |a| {
+        a.hlt()?;
+        a.jmp(HANDLERS as u64)?;
+        for _ in 0..13 {
+            a.nop()?;
+        }
+        page_fault_handler(a)
+    });
+    (code, vec![(14, 16)])
+}
+
+#[test]
+fn test_paging_misses_and_faults_match_the_interpreter() {
+    // Pseudo-random reads, writes and read-modify-writes over 2 MiB of linear space
+    // (512 pages, twice the soft TLB, from 1 MiB), some pages not present and some read-only at
+    // first (the #PF handler makes them present and writable), byte offsets anywhere so
+    // some accesses cross pages, pushes and pops in between.
+    let main = assemble(CODE, |a| {
+        let mut top = a.create_label();
+        a.mov(esi, 12345u32)?;
+        a.mov(ecx, 3000u32)?;
+        a.xor(ebx, ebx)?;
+        a.set_label(&mut top)?;
+        a.imul_3(esi, esi, 1_103_515_245)?;
+        a.add(esi, 12345u32)?;
+        a.mov(edi, esi)?;
+        a.shr(edi, 7)?;
+        a.and(edi, 0x1F_FFFFu32)?;
+        a.add(edi, 0x10_0000u32)?;
+        a.add(dword_ptr(edi), ecx)?;
+        a.mov(eax, dword_ptr(edi + 0x1000))?;
+        a.xor(ebx, eax)?;
+        a.mov(word_ptr(edi + 0x2003), bx)?;
+        a.inc(byte_ptr(edi + 0x5000))?;
+        a.push(ebx)?;
+        a.movzx(edx, byte_ptr(edi + 0x8001))?;
+        a.pop(eax)?;
+        a.add(ebx, edx)?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.hlt()
+    });
+    let (handlers, handler_at) = handlers_with_page_fault();
+    // Pages from 1 MiB on: every 5th not present, every 7th read-only; the rest plain.
+    let flags = |page: u32| -> u32 {
+        if page >= 0x100 && page % 5 == 0 {
+            0x2
+        } else if page >= 0x100 && page % 7 == 0 {
+            0x1
+        } else {
+            0x3
+        }
+    };
+    let setup = Setup { main, handlers, handler_at, paging: true, pte_flags: Box::new(flags) };
+    for threshold in [1, 2] {
+        let (stats, cpu) = compare(&setup, threshold, 1_000_000, 0, "paging misses");
+        assert!(cpu.halted, "ran to the end");
+        assert!(cpu.mmu_stats.guest_page_faults > 20, "some #PF were taken: {:?}", cpu.mmu_stats);
+        assert!(stats.tlb_fills > 1000, "misses were filled from the probe: {stats}");
+        assert!(stats.interp_steps < cpu.insns / 10, "mostly translated: {stats}");
+    }
+}
