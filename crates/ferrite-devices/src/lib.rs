@@ -32,7 +32,9 @@
 //!   functions: [`pci::i440fx::I440fx`] (host bridge, PAM), [`pci::piix3::Piix3`] (ISA
 //!   bridge, PIRQ routing), [`pci::piix_ide::PiixIde`] (IDE with bus-master DMA);
 //! - [`ata::AtaChannel`] — an ATA channel with hard disks ([`ata_identify`]) and the ATAPI
-//!   CD-ROM ([`atapi`]); [`block::DiskImage`] — raw image files and snapshot overlays.
+//!   CD-ROM ([`atapi`]); [`block::DiskImage`] — raw image files and snapshot overlays;
+//! - [`dma8237::Dma8237`] — the two cascaded 8237A ISA DMA controllers and their page
+//!   registers; [`fdc::Fdc`] — the 82077AA floppy controller (0x3F0, IRQ 6, DMA 2).
 #![deny(missing_docs)]
 
 use std::ops::RangeInclusive;
@@ -44,7 +46,9 @@ pub mod ata_identify;
 pub mod atapi;
 pub mod block;
 pub mod debugcon;
+pub mod dma8237;
 pub mod exit_port;
+pub mod fdc;
 pub mod fpu_error;
 pub mod fw_cfg;
 pub mod i8042;
