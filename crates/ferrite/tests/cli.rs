@@ -2,51 +2,14 @@
 //! stop reason reachable today, and bad input (which must give one error line, a non-zero
 //! status and no panic).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-/// Where the committed ROM images live.
-fn rom(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms/bin").join(name)
-}
+use common::{assert_error_line, assert_no_panic, ferrite, rom, stderr, stdout, summary};
+use std::process::Command;
 
 /// A scratch path for this test.
-fn scratch(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-{name}", std::process::id()))
-}
-
-fn ferrite(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrite")).args(args).output().expect("the ferrite binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The process ended by itself, with no panic text.
-fn assert_no_panic(o: &Output) {
-    let err = stderr(o);
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE") && !err.contains("internal error"), "{err}");
-    assert!(o.status.code().is_some(), "killed by a signal: {:?}", o.status);
-}
-
-/// A usage or start-up error: exactly one `ferrite: error:` line, the given status.
-fn assert_error_line(o: &Output, status: i32, needle: &str) {
-    assert_no_panic(o);
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(status), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("ferrite: error: "), "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in {err}");
-}
-
-/// The last stderr line: the run summary.
-fn summary(o: &Output) -> String {
-    stderr(o).lines().last().unwrap_or_default().to_string()
+fn scratch(name: &str) -> std::path::PathBuf {
+    common::scratch("cli", name)
 }
 
 #[test]

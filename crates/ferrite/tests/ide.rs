@@ -3,23 +3,21 @@
 //! exits with 0x10 (status 33). With `--snapshot` the image file must stay unchanged;
 //! without it the write must reach the file. Bad images are refused with one line.
 
+mod common;
+
+use common::ferrite;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 
 const MARKER: &[u8] = b"FERRITE WROTE THIS";
 
 fn rom() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms/bin/ide_hello.bin").display().to_string()
+    common::rom("ide_hello.bin").display().to_string()
 }
 
 fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ide-{}-{name}", std::process::id()));
+    let path = common::scratch("ide", name);
     std::fs::write(&path, bytes).expect("scratch image written");
     path
-}
-
-fn ferrite(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrite")).args(args).stdin(Stdio::null()).output().expect("ferrite runs")
 }
 
 /// A 1 MiB disk whose sector 0 holds a pattern and the 0x55AA signature.

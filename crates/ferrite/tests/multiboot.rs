@@ -3,8 +3,10 @@
 //! command line, memory size and module reaching the kernel, the other run options
 //! combined with `--kernel`, and files that cannot be booted (one error line, status 1).
 
+mod common;
+
+use common::{assert_error_line, assert_no_panic, ferrite, rom, stderr, stdout, summary};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 /// The status the test kernel's success exit (0x10) gives.
 const STATUS_KERNEL_OK: i32 = (0x10 << 1) | 1;
@@ -16,45 +18,9 @@ fn kernel() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms/bin/multiboot_hello.bin")
 }
 
-fn rom(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms/bin").join(name)
-}
-
 /// A scratch path for this test.
 fn scratch(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("mb-{}-{name}", std::process::id()))
-}
-
-fn ferrite(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrite")).args(args).output().expect("the ferrite binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_no_panic(o: &Output) {
-    let err = stderr(o);
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE") && !err.contains("internal error"), "{err}");
-    assert!(o.status.code().is_some(), "killed by a signal: {:?}", o.status);
-}
-
-/// A start-up error: exactly one `ferrite: error:` line, the given status.
-fn assert_error_line(o: &Output, status: i32, needle: &str) {
-    assert_no_panic(o);
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(status), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("ferrite: error: "), "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in {err}");
-}
-
-fn summary(o: &Output) -> String {
-    stderr(o).lines().last().unwrap_or_default().to_string()
+    common::scratch("mb", name)
 }
 
 /// 32-bit code printing `text` on the debug console, one `mov al, c; out 0xE9, al` per

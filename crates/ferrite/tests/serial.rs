@@ -2,24 +2,19 @@
 //! prints through COM1 (polling LSR.THRE), reads fw_cfg's signature and RAM size and powers
 //! the machine off through the ACPI PM block.
 
+mod common;
+
+use common::{ferrite, stderr};
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 fn rom(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms/bin").join(name).display().to_string()
+    common::rom(name).display().to_string()
 }
 
 fn scratch(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serial-{}-{name}", std::process::id()))
-}
-
-fn ferrite(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrite")).args(args).stdin(Stdio::null()).output().expect("ferrite runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::scratch("serial", name)
 }
 
 const EXPECTED_16M: &str = "hello from COM1\nfw_cfg signature QEMU, RAM 0x01000000\n";
