@@ -17,12 +17,16 @@
 //! and are ignored: the guest simply goes on.
 //!
 //! The timer reads a time source in nanoseconds the board hands in, so the same device
-//! runs on host time or on a virtual clock. TMR_STS is set each time bit 23 of the timer
+//! runs on host time or on a virtual clock; once the machine drives it with
+//! [`AcpiPm::set_now`] (its virtual clock, e.g. the instruction count with
+//! `--deterministic`) that time wins, and a read of the timer asks the machine to
+//! resync ([`AcpiPm::timer_read`]) so the next read sees time move on. TMR_STS is set
+//! each time bit 23 of the timer
 //! changes (checked when the status is read and on [`AcpiPm::poll`]); the SCI (IRQ 9 on a
 //! PC) is raised while any status bit is set whose enable bit is set.
 //!
-//! Without ACPI tables a guest cannot find the block yet; the ports are fixed and
-//! documented so test programs can use them directly.
+//! The machine's ACPI tables (FADT) point the guest at the block; the ports are fixed
+//! and documented so test programs can also use them directly.
 
 use crate::{IrqLine, PortDevice};
 use std::ops::RangeInclusive;
@@ -109,6 +113,10 @@ pub struct AcpiPm<I: IrqLine> {
     clock: Box<dyn Fn() -> u64 + Send>,
     sci: I,
     sci_level: bool,
+    /// The machine's time, once it drives the timer ([`AcpiPm::set_now`]).
+    now: Option<u64>,
+    /// The timer was read since the last [`AcpiPm::set_now`].
+    timer_read: bool,
 }
 
 impl<I: IrqLine> std::fmt::Debug for AcpiPm<I> {
@@ -121,7 +129,15 @@ impl<I: IrqLine> AcpiPm<I> {
     /// A PM block at [`PM_BASE`] whose timer reads `clock` (nanoseconds since power-on) and
     /// whose SCI is `sci`.
     pub fn new(clock: Box<dyn Fn() -> u64 + Send>, sci: I) -> Self {
-        AcpiPm { base: PM_BASE, state: AcpiPmState::default(), clock, sci, sci_level: false }
+        AcpiPm {
+            base: PM_BASE,
+            state: AcpiPmState::default(),
+            clock,
+            sci,
+            sci_level: false,
+            now: None,
+            timer_read: false,
+        }
     }
 
     /// The registers.
@@ -147,13 +163,30 @@ impl<I: IrqLine> AcpiPm<I> {
 
     /// The timer's 24-bit value now.
     pub fn timer(&self) -> u32 {
-        pm_timer_ticks((self.clock)()) as u32 & PM_TIMER_MASK
+        pm_timer_ticks(self.nanos()) as u32 & PM_TIMER_MASK
+    }
+
+    fn nanos(&self) -> u64 {
+        self.now.unwrap_or_else(|| (self.clock)())
+    }
+
+    /// From now on the timer runs on the machine's clock: `now_ns` nanoseconds since
+    /// power-on (never going back). Also clears [`AcpiPm::timer_read`].
+    pub fn set_now(&mut self, now_ns: u64) {
+        self.now = Some(self.now.map_or(now_ns, |n| n.max(now_ns)));
+        self.timer_read = false;
+    }
+
+    /// Whether the guest read the timer since the last [`AcpiPm::set_now`]: the machine
+    /// should bring the time up to date before the guest reads it again.
+    pub fn timer_read(&self) -> bool {
+        self.timer_read
     }
 
     /// Sets TMR_STS if timer bit 23 changed since the last look, and updates the SCI.
     /// The machine calls it between run slices.
     pub fn poll(&mut self) {
-        let epoch = pm_timer_ticks((self.clock)()) >> PM_TIMER_CARRY_SHIFT;
+        let epoch = pm_timer_ticks(self.nanos()) >> PM_TIMER_CARRY_SHIFT;
         if epoch != self.state.timer_epoch {
             self.state.timer_epoch = epoch;
             self.state.sts |= TMR_STS;
@@ -178,7 +211,10 @@ impl<I: IrqLine> AcpiPm<I> {
             }
             PM1_EN => self.state.en as u32,
             PM1_CNT => self.state.cnt as u32,
-            PM_TMR => self.timer(),
+            PM_TMR => {
+                self.timer_read = true;
+                self.timer()
+            }
             _ => 0,
         }
     }
@@ -343,6 +379,21 @@ mod tests {
         p.write(PM_BASE + PM_TMR, 4, 0);
         assert_eq!(p.read(PM_BASE + PM_TMR, 4), (35_795_450 & PM_TIMER_MASK), "read-only");
         assert_eq!(p.read(PM_BASE + PM_TMR, 2), 35_795_450 & 0xFFFF);
+    }
+
+    #[test]
+    fn test_pm_timer_follows_the_machine_clock_once_driven() {
+        let (mut p, now, _) = pm();
+        now.store(5_000_000_000, Ordering::Relaxed);
+        p.set_now(1_000_000_000);
+        assert!(!p.timer_read());
+        assert_eq!(p.read(PM_BASE + PM_TMR, 4), 3_579_545, "the machine's time, not the fallback clock");
+        assert!(p.timer_read(), "a timer read asks for a resync");
+        p.set_now(500);
+        assert!(!p.timer_read());
+        assert_eq!(p.read(PM_BASE + PM_TMR, 4), 3_579_545, "time never runs backwards");
+        p.set_now(2_000_000_000);
+        assert_eq!(p.read(PM_BASE + PM_TMR, 4), 7_159_090);
     }
 
     #[test]

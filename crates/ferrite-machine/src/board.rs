@@ -349,6 +349,7 @@ impl IoBus for Board {
         self.chipset.wants_stop()
             || self.exit.requested().is_some()
             || self.acpi.poweroff_requested()
+            || self.acpi.timer_read()
             || self.reset.reset_requested()
             || self.fw_cfg.dma_pending().is_some()
             || self.pci.service_requested()

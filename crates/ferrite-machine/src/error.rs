@@ -27,6 +27,8 @@ pub enum MachineError {
     Linux(LinuxError),
     /// The chosen execution engine cannot run on this host.
     Engine(String),
+    /// The ACPI tables could not be laid out (a ferrite bug).
+    Acpi(String),
 }
 
 impl fmt::Display for MachineError {
@@ -45,6 +47,7 @@ impl fmt::Display for MachineError {
             MachineError::Kernel(e) => e.fmt(f),
             MachineError::Linux(e) => e.fmt(f),
             MachineError::Engine(e) => f.write_str(e),
+            MachineError::Acpi(e) => write!(f, "ACPI tables: {e}"),
         }
     }
 }

@@ -29,6 +29,7 @@
 //! protected mode.
 #![deny(missing_docs)]
 
+pub mod acpi;
 mod board;
 pub mod boot;
 mod chipset;
@@ -337,6 +338,7 @@ impl Machine {
         }
         let now = self.clock.now(self.cpu.insns);
         self.board.chipset.set_now(now);
+        self.board.acpi.set_now(now);
         // Deterministic time: end the slice at the next timer deadline, so the interrupt
         // arrives at the same instruction on every run.
         let slice = match self.board.chipset.next_deadline().and_then(|d| self.clock.insns_until(d, now)) {
@@ -348,6 +350,7 @@ impl Machine {
         let retired = self.cpu.insns.wrapping_sub(before);
         let now = self.clock.now(self.cpu.insns);
         self.board.chipset.set_now(now);
+        self.board.acpi.set_now(now);
         self.board.chipset.fpu_error.set_ferr(self.cpu.ferr_pending());
         // Every slice uses at least one unit of budget so a guest that makes no
         // progress (e.g. resets in a loop) still reaches the limit.
@@ -406,6 +409,7 @@ impl Machine {
         }
         let now = self.clock.now(self.cpu.insns);
         self.board.chipset.set_now(now);
+        self.board.acpi.set_now(now);
         None
     }
 
@@ -441,6 +445,11 @@ fn fill_fw_cfg(fw_cfg: &mut ferrite_devices::fw_cfg::FwCfg, ram_bytes: u32) {
     // Neither name can clash or be too long, so these cannot fail.
     let _ = fw_cfg.add_file("etc/e820", e820_bytes(&[ram]));
     let _ = fw_cfg.add_file("bootorder", Vec::new());
+    // ferrite's ACPI tables with the linker/loader commands SeaBIOS runs (see `acpi`).
+    let tables = acpi::AcpiTables::build(&acpi::AcpiConfig::for_machine(ram_bytes, acpi::MACHINE_HAS_APICS));
+    if let Err(e) = tables.install_fw_cfg(fw_cfg) {
+        eprintln!("ferrite: warning: ACPI tables not offered to the firmware: {e}");
+    }
 }
 
 /// Guest RAM as fw_cfg's DMA sees it: transfers must lie wholly in RAM.

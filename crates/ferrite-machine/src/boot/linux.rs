@@ -97,6 +97,7 @@ mod off {
     pub const INITRD_ADDR_MAX: usize = 0x22C;
     pub const CMDLINE_SIZE: usize = 0x238;
     pub const PREF_ADDRESS: usize = 0x258;
+    pub const ACPI_RSDP_ADDR: usize = 0x070;
     pub const INIT_SIZE: usize = 0x260;
     pub const E820_TABLE: usize = 0x2D0;
 }
@@ -411,6 +412,14 @@ impl LinuxPlan {
     /// The setup header read from the file.
     pub fn header(&self) -> &SetupHeader {
         &self.header
+    }
+
+    /// Hands the kernel the ACPI RSDP's physical address in the zero page
+    /// (`acpi_rsdp_addr`, boot protocol 2.14 and newer; older kernels scan for it).
+    pub fn set_acpi_rsdp(&mut self, addr: u32) {
+        if self.header.version >= 0x020E {
+            put(&mut self.zero_page, off::ACPI_RSDP_ADDR, &(addr as u64).to_le_bytes());
+        }
     }
 
     /// The zero page as written to [`ZERO_PAGE_ADDR`].

@@ -56,7 +56,15 @@ pub(crate) fn copy_to_ram(mem: &mut PhysMem, addr: u32, data: &[u8]) {
 
 /// A checked boot, ready to write into the machine (and to write again after a reset).
 #[derive(Debug, Clone)]
-pub enum BootPlan {
+pub struct BootPlan {
+    kernel: BootKernel,
+    /// ferrite's ACPI tables, linked into the EBDA (see [`crate::acpi`]).
+    acpi: Option<crate::acpi::LowAcpi>,
+}
+
+/// The kernel a [`BootPlan`] loads.
+#[derive(Debug, Clone)]
+pub enum BootKernel {
     /// A multiboot kernel.
     Multiboot(multiboot::LoadPlan),
     /// A Linux bzImage.
@@ -65,24 +73,39 @@ pub enum BootPlan {
 
 impl BootPlan {
     /// Prepares `kernel`: a bzImage (see [`linux::is_bzimage`]) boots the Linux way,
-    /// anything else must be a multiboot kernel.
+    /// anything else must be a multiboot kernel. Either way the machine's ACPI tables go
+    /// into the EBDA, where the kernel's RSDP scan finds them; a Linux kernel of boot
+    /// protocol 2.14 or newer is also handed the RSDP's address in its zero page.
     pub fn prepare(
         kernel: multiboot::KernelBoot,
         ram_size: u32,
         bios_len: u32,
     ) -> Result<BootPlan, crate::MachineError> {
-        if linux::is_bzimage(&kernel.image) {
-            linux::prepare(kernel, ram_size, bios_len).map(BootPlan::Linux).map_err(crate::MachineError::Linux)
+        let config = crate::acpi::AcpiConfig::for_machine(ram_size, crate::acpi::MACHINE_HAS_APICS);
+        let acpi = crate::acpi::AcpiTables::build(&config).link_low().map_err(|e| crate::MachineError::Acpi(e.0))?;
+        let kernel = if linux::is_bzimage(&kernel.image) {
+            let mut plan = linux::prepare(kernel, ram_size, bios_len).map_err(crate::MachineError::Linux)?;
+            plan.set_acpi_rsdp(crate::acpi::LowAcpi::RSDP_ADDR);
+            BootKernel::Linux(plan)
         } else {
-            multiboot::prepare(kernel, ram_size, bios_len).map(BootPlan::Multiboot).map_err(crate::MachineError::Kernel)
-        }
+            BootKernel::Multiboot(multiboot::prepare(kernel, ram_size, bios_len).map_err(crate::MachineError::Kernel)?)
+        };
+        Ok(BootPlan { kernel, acpi: Some(acpi) })
+    }
+
+    /// The kernel's plan.
+    pub fn kernel(&self) -> &BootKernel {
+        &self.kernel
     }
 
     /// Writes the plan into RAM and sets the CPU's entry state.
     pub fn apply(&self, cpu: &mut Cpu, mem: &mut PhysMem) {
-        match self {
-            BootPlan::Multiboot(plan) => plan.apply(cpu, mem),
-            BootPlan::Linux(plan) => plan.apply(cpu, mem),
+        match &self.kernel {
+            BootKernel::Multiboot(plan) => plan.apply(cpu, mem),
+            BootKernel::Linux(plan) => plan.apply(cpu, mem),
+        }
+        if let Some(acpi) = &self.acpi {
+            acpi.apply(mem);
         }
     }
 }
