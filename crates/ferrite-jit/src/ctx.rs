@@ -65,8 +65,9 @@ pub(crate) struct JitCtx {
     pub(crate) exit_reason: u32,
     /// Code-buffer offset of the patchable `jmp rel32` of the exit taken, or [`NO_SITE`].
     pub(crate) exit_site: u32,
-    /// Padding to keep the arrays aligned.
-    pub(crate) _pad: u32,
+    /// Guest arithmetic flags parked around a probe (`emit::save_flags`: the `lahf`
+    /// byte in bits 8..16, OF in bit 0).
+    pub(crate) flags_save: u32,
     /// Segment bases (ES, CS, SS, DS, FS, GS).
     pub(crate) seg_base: [u32; 6],
     /// Per segment, one past the largest offset a read may touch on the fast path
@@ -104,7 +105,7 @@ impl JitCtx {
             a20_mask: 0,
             exit_reason: 0,
             exit_site: NO_SITE,
-            _pad: 0,
+            flags_save: 0,
             seg_base: [0; 6],
             read_bound: [0; 6],
             write_bound: [0; 6],
@@ -223,6 +224,8 @@ pub(crate) mod off {
     pub(crate) const A20_MASK: i32 = offset_of!(JitCtx, a20_mask) as i32;
     /// `JitCtx::exit_reason`.
     pub(crate) const EXIT_REASON: i32 = offset_of!(JitCtx, exit_reason) as i32;
+    /// `JitCtx::flags_save`.
+    pub(crate) const FLAGS_SAVE: i32 = offset_of!(JitCtx, flags_save) as i32;
     /// `JitCtx::exit_site`.
     pub(crate) const EXIT_SITE: i32 = offset_of!(JitCtx, exit_site) as i32;
     /// `JitCtx::jump_cache[0]`.

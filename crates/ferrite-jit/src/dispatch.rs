@@ -28,7 +28,7 @@ impl Jit {
         let mut indirect = false;
         while left > 0 {
             self.drain_code_writes(cpu, mem);
-            let interrupt = cpu.eflags & Flags::IF != 0 && io.intr_pending();
+            let interrupt = cpu.eflags & Flags::IF != 0 && io.intr_pending() || !cpu.nmi_blocked && io.nmi_pending();
             let found = if self.broken || interrupt || !can_translate(cpu) { None } else { self.find_block(cpu, mem) };
             let Some(idx) = found else {
                 chain_from = None;

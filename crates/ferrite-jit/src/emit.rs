@@ -43,8 +43,8 @@ pub(crate) const ARITH: u32 = Flags::ARITH;
 pub(crate) enum FlagsAt {
     /// In host EFLAGS (the normal state inside a block).
     Host,
-    /// Saved on the host stack by a `pushfq` around a probe.
-    Pushed,
+    /// Saved in `JitCtx::flags_save` around a probe ([`save_flags`]).
+    Saved,
     /// Already written back to `cpu.eflags` (block terminators capture first).
     Captured,
 }
@@ -103,15 +103,48 @@ pub(crate) fn capture_flags(ops: &mut Asm) {
     );
 }
 
-/// Loads the guest arithmetic flags from `cpu.eflags` into host EFLAGS (clobbers R9).
-/// Every other host flag is left clear: DF and AC as the host ABI expects, TF never.
+/// Loads the guest arithmetic flags from `cpu.eflags` into host EFLAGS (clobbers R9
+/// only). No `popfq` (microcoded and slow): the low EFLAGS byte is exactly `sahf`'s
+/// format (SF ZF - AF - PF - CF), and OF (bit 3 of the second byte) becomes a 0/1 byte
+/// that `add al, 0x7F` turns into OF. Host DF, AC and TF are never set inside generated
+/// code, so they stay clear.
 pub(crate) fn load_flags(ops: &mut Asm) {
     dynasm!(ops
         ; .arch x64
-        ; mov r9d, DWORD [r15 + off::EFLAGS]
-        ; and r9d, ARITH as i32
-        ; push r9
-        ; popfq
+        ; mov r9d, eax
+        ; mov eax, DWORD [r15 + off::EFLAGS]
+        ; shr ah, 3
+        ; and ah, 1
+        ; xchg al, ah
+        ; add al, 0x7F
+        ; sahf
+        ; mov eax, r9d
+    );
+}
+
+/// Saves the guest arithmetic flags in host EFLAGS to `JitCtx::flags_save` (clobbers
+/// R9, not the flags): `lahf` gives SF ZF AF PF CF in AH, `seto` OF in AL, with guest
+/// EAX parked in R9 meanwhile. Far cheaper than `pushfq`/`popfq` around every probe.
+pub(crate) fn save_flags(ops: &mut Asm) {
+    dynasm!(ops
+        ; .arch x64
+        ; mov r9d, eax
+        ; lahf
+        ; seto al
+        ; xchg r9d, eax
+        ; mov DWORD [r13 + off::FLAGS_SAVE], r9d
+    );
+}
+
+/// Puts the flags [`save_flags`] saved back into host EFLAGS (clobbers R9).
+pub(crate) fn restore_flags(ops: &mut Asm) {
+    dynasm!(ops
+        ; .arch x64
+        ; mov r9d, DWORD [r13 + off::FLAGS_SAVE]
+        ; xchg r9d, eax
+        ; add al, 0x7F
+        ; sahf
+        ; mov eax, r9d
     );
 }
 
@@ -208,8 +241,8 @@ fn host_reg64(r: Register) -> Register {
 /// The inline probe: R8D holds the segment offset; on the fast path R8 ends holding the
 /// host address of the access. A soft-TLB tag mismatch goes to `miss` with the linear
 /// address of the first byte in R8D (the MMU fill, then the probe again); anything else
-/// goes to `slow`. Host flags survive when `flags_live` (saved with `pushfq`, restored
-/// with `popfq`; the miss and slow paths pop).
+/// goes to `slow`. Host flags survive when `flags_live` ([`save_flags`] before,
+/// [`restore_flags`] after; the miss and slow paths find them saved).
 ///
 /// Safety argument for the host address (why a guest can never make generated code
 /// touch host memory outside the RAM mapping): the fast path is taken only when the
@@ -228,7 +261,7 @@ pub(crate) fn probe(
 ) {
     let last = acc.size as i32 - 1;
     if flags_live {
-        dynasm!(ops ; .arch x64 ; pushfq);
+        save_flags(ops);
     }
     // ES = 0, SS = 2, DS = 3. Without a segment check an access that wraps past 4 GiB
     // still takes the slow path: its last byte is on another page than its first, which
@@ -282,7 +315,7 @@ pub(crate) fn probe(
         ; add r8, r14
     );
     if flags_live {
-        dynasm!(ops ; .arch x64 ; popfq);
+        restore_flags(ops);
     }
 }
 
@@ -291,8 +324,8 @@ pub(crate) fn probe(
 /// of the block) back to the budget.
 pub(crate) fn slow_path(ops: &mut Asm, flags: FlagsAt, unretired: u32, eip: u32, exit_stub: usize) {
     match flags {
-        FlagsAt::Pushed => {
-            dynasm!(ops ; .arch x64 ; popfq);
+        FlagsAt::Saved => {
+            restore_flags(ops);
             capture_flags(ops);
         }
         FlagsAt::Host => capture_flags(ops),

@@ -86,6 +86,26 @@ impl std::fmt::Display for JitStats {
     }
 }
 
+/// Whether the host is x86-64 with LAHF/SAHF in 64-bit mode (CPUID 8000_0001h ECX bit
+/// 0, missing only on the first 64-bit Pentium 4s): generated code parks the guest's
+/// flags with them.
+fn host_has_lahf() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::__cpuid;
+        // SAFETY: CPUID exists on every x86-64 processor; leaf 0x8000_0000 reports the
+        // highest extended leaf, and 0x8000_0001 is only read when it exists.
+        #[allow(unused_unsafe)]
+        unsafe {
+            __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).ecx & 1 != 0
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Why the translator could not be created.
 #[derive(Debug)]
 pub enum JitError {
@@ -144,7 +164,7 @@ impl Jit {
 
     /// A translator with a code buffer of `bytes` (at least 64 KiB).
     pub fn with_capacity(bytes: usize) -> Result<Jit, JitError> {
-        if !cfg!(target_arch = "x86_64") {
+        if !host_has_lahf() {
             return Err(JitError::UnsupportedHost);
         }
         let mut buf = CodeBuffer::new(bytes.max(64 << 10)).map_err(JitError::CodeBuffer)?;

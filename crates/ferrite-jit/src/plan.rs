@@ -36,6 +36,9 @@ pub(crate) enum Kind {
     Call { target: u32, size: u32 },
     /// RET / RET imm16 (near): ends the block.
     Ret { size: u32, release: u32 },
+    /// JMP / CALL near through a register or memory (`size`: operand size, 2 or 4; a
+    /// CALL pushes that many bytes): ends the block through the jump cache.
+    Indirect { src: IndirectSrc, size: u32, call: bool },
     /// LOOP rel with ECX as the counter (32-bit address size): ends the block.
     Loop { target: u32 },
     /// Anything else: the interpreter runs it from inside the block
@@ -46,6 +49,15 @@ pub(crate) enum Kind {
     /// REP MOVS / REP STOS with 32-bit addressing: one execution through
     /// `helpers::rep_string` (descriptor `desc`), or the interpreter; ends the block.
     RepString { desc: u32 },
+}
+
+/// Where an indirect branch finds its target.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IndirectSrc {
+    /// A host register number.
+    Reg(u8),
+    /// A memory operand (probed like any other).
+    Mem(Access),
 }
 
 /// The value a PUSH stores.
@@ -66,6 +78,7 @@ impl Kind {
                 | Kind::Jmp { .. }
                 | Kind::Call { .. }
                 | Kind::Ret { .. }
+                | Kind::Indirect { .. }
                 | Kind::Loop { .. }
                 | Kind::RepString { .. }
                 | Kind::Step { ends: true }
@@ -170,6 +183,7 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
             let target = near_target(ins, mode)?;
             Some(Kind::Jcc { cond: ins.condition_code(), target })
         }
+        M::Jmp | M::Call if matches!(ins.op0_kind(), OpKind::Register | OpKind::Memory) => plan_indirect(ins),
         M::Jmp => Some(Kind::Jmp { target: near_target(ins, mode)? }),
         M::Loop if matches!(ins.code(), Code::Loop_rel8_32_ECX | Code::Loop_rel8_16_ECX) => {
             Some(Kind::Loop { target: near_target(ins, mode)? })
@@ -246,6 +260,23 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         m if classify::is_setcc(m) || classify::is_cmovcc(m) => plan_native(ins),
         _ => None,
     }
+}
+
+/// JMP/CALL near through r/m16 or r/m32.
+fn plan_indirect(ins: &Instruction) -> Option<Kind> {
+    let (size, call) = match ins.code() {
+        Code::Jmp_rm16 => (2, false),
+        Code::Jmp_rm32 => (4, false),
+        Code::Call_rm16 => (2, true),
+        Code::Call_rm32 => (4, true),
+        _ => return None,
+    };
+    let src = if ins.op0_kind() == OpKind::Register {
+        IndirectSrc::Reg(host_gpr(ins.op0_register().number() as u8))
+    } else {
+        IndirectSrc::Mem(Access { seg: ins.memory_segment().number(), size, write: false })
+    };
+    Some(Kind::Indirect { src, size, call })
 }
 
 /// REP MOVS / REP STOS with 32-bit addressing.

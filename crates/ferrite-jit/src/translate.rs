@@ -7,7 +7,7 @@
 
 use crate::ctx::{off, ExitReason};
 use crate::emit::{self, Access, Asm, FlagsAt, ProbeMode};
-use crate::plan::{self, Kind, PlanMode, PushSrc};
+use crate::plan::{self, IndirectSrc, Kind, PlanMode, PushSrc};
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 use ferrite_mem::{PhysMem, Target, PAGE_SIZE};
 use iced_x86::{ConditionCode, Decoder, DecoderOptions, Instruction};
@@ -100,13 +100,16 @@ pub(crate) fn decode_block(mem: &PhysMem, spec: &BlockSpec) -> Option<Vec<(Instr
         }
     }
     // Instructions whose host flags may differ from the interpreter's for flags the SDM
-    // leaves undefined are kept only where those flags are dead; cut the block before
-    // the first one that is not, and check again (the cut makes everything live out).
+    // leaves undefined are kept native only where those flags are dead; the first one
+    // that is not becomes an interpreter step inside the block, and liveness is checked
+    // again (a step reads every flag, so earlier ones may now be live).
     loop {
         let live = plan::liveness(&out);
-        let bad = out.iter().enumerate().position(|(i, (ins, _))| plan::host_divergent_flags(ins) & live[i + 1] != 0);
+        let bad = out.iter().enumerate().position(|(i, (ins, kind))| {
+            matches!(kind, Kind::Native { .. }) && plan::host_divergent_flags(ins) & live[i + 1] != 0
+        });
         match bad {
-            Some(i) => out.truncate(i),
+            Some(i) => out[i].1 = Kind::Step { ends: false },
             None => break,
         }
     }
@@ -142,7 +145,7 @@ pub(crate) fn emit_block(
         let i = i as u32;
         let eip = ins.ip() as u32;
         next_eip = mask_ip(ins.next_ip() as u32, spec.code32);
-        let flags = if live[i as usize] != 0 { FlagsAt::Pushed } else { FlagsAt::Host };
+        let flags = if live[i as usize] != 0 { FlagsAt::Saved } else { FlagsAt::Host };
         let first_slow = e.slow.len();
         match kind {
             Kind::Nothing => {}
@@ -151,7 +154,7 @@ pub(crate) fn emit_block(
                 // save them around it only where they are live.
                 let live_flags = live[i as usize] != 0;
                 if live_flags {
-                    dynasm!(e.ops ; .arch x64 ; pushfq);
+                    emit::save_flags(&mut e.ops);
                 }
                 if *set {
                     dynasm!(e.ops ; .arch x64 ; or DWORD [r15 + off::EFLAGS], *bit as i32);
@@ -159,7 +162,7 @@ pub(crate) fn emit_block(
                     dynasm!(e.ops ; .arch x64 ; and DWORD [r15 + off::EFLAGS], !*bit as i32);
                 }
                 if live_flags {
-                    dynasm!(e.ops ; .arch x64 ; popfq);
+                    emit::restore_flags(&mut e.ops);
                 }
             }
             Kind::Native { host, mem: None } => emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?,
@@ -225,6 +228,10 @@ pub(crate) fn emit_block(
                 e.ret(*size, *release, i, eip);
                 ended = true;
             }
+            Kind::Indirect { src, size, call } => {
+                e.indirect(ins, *src, *size, call.then_some(next_eip), i, eip)?;
+                ended = true;
+            }
         }
         // A slow path of a plain instruction (not a block end) runs it in the
         // interpreter from inside the block and comes back right after it.
@@ -255,8 +262,8 @@ pub(crate) fn emit_block(
         match s.resume {
             None => emit::slow_path(&mut e.ops, s.flags, n - s.retired, s.eip, exit_stub),
             Some((resume, next)) => {
-                if s.flags == FlagsAt::Pushed {
-                    dynasm!(e.ops ; .arch x64 ; popfq);
+                if s.flags == FlagsAt::Saved {
+                    emit::restore_flags(&mut e.ops);
                 }
                 e.step(n - s.retired, s.eip, next);
                 dynasm!(e.ops ; .arch x64 ; jmp =>resume);
@@ -316,8 +323,8 @@ struct Miss {
     label: DynamicLabel,
     retry: DynamicLabel,
     slow: DynamicLabel,
-    /// The probe saved the host flags with `pushfq` (they are on the host stack).
-    pushed: bool,
+    /// The probe saved the host flags ([`emit::save_flags`]).
+    saved: bool,
     /// `helpers::tlb_fill`'s descriptor: size, and whether the access writes.
     desc: u32,
 }
@@ -352,26 +359,23 @@ impl Emitter {
     fn probe(&mut self, acc: Access, flags: FlagsAt, i: u32, eip: u32, retry: DynamicLabel) {
         let label = self.ops.new_dynamic_label();
         let miss = self.ops.new_dynamic_label();
-        let pushed = flags == FlagsAt::Pushed;
-        emit::probe(&mut self.ops, acc, self.spec.probe, pushed, label, miss);
+        let saved = flags == FlagsAt::Saved;
+        emit::probe(&mut self.ops, acc, self.spec.probe, saved, label, miss);
         self.slow.push(Slow { label, flags, retired: i, eip, resume: None });
         if self.spec.probe.paging {
             let desc = acc.size | if acc.write { crate::helpers::FILL_WRITE } else { 0 };
-            self.misses.push(Miss { label: miss, retry, slow: label, pushed, desc });
+            self.misses.push(Miss { label: miss, retry, slow: label, saved, desc });
         }
     }
 
     /// A miss path: R8D is the linear address; guest registers are in host registers,
-    /// the flags where `pushed` says. Calls `helpers::tlb_fill` (host stack 16-byte
-    /// aligned) and retries the probe, or falls into the access's slow path with the host
-    /// stack as the probe left it.
+    /// the flags where `saved` says. Calls `helpers::tlb_fill` (host stack 16-byte
+    /// aligned) and retries the probe, or falls into the access's slow path with the
+    /// flags as the probe left them.
     fn miss_path(&mut self, m: Miss) {
         let helper = crate::helpers::tlb_fill as *const () as usize as i64;
         dynasm!(self.ops ; .arch x64 ; =>m.label);
         emit::spill_gprs(&mut self.ops);
-        if m.pushed {
-            dynasm!(self.ops ; .arch x64 ; sub rsp, 8);
-        }
         dynasm!(self.ops
             ; .arch x64
             ; mov rdi, r15
@@ -381,9 +385,6 @@ impl Emitter {
             ; mov rax, QWORD helper
             ; call rax
         );
-        if m.pushed {
-            dynasm!(self.ops ; .arch x64 ; add rsp, 8);
-        }
         dynasm!(self.ops
             ; .arch x64
             ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
@@ -395,8 +396,8 @@ impl Emitter {
             ; test r8d, r8d
             ; jz =>m.slow
         );
-        if m.pushed {
-            dynasm!(self.ops ; .arch x64 ; popfq);
+        if m.saved {
+            emit::restore_flags(&mut self.ops);
         }
         dynasm!(self.ops ; .arch x64 ; jmp =>m.retry);
     }
@@ -451,6 +452,52 @@ impl Emitter {
         self.add_sp((size + release) as i32);
         dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], r9d);
         self.jump_cache_lookup();
+    }
+
+    /// JMP/CALL through a register or memory: flags back to the vCPU, the target read
+    /// (through the probe) and checked against the CS limit, for a CALL the return
+    /// address `ret` pushed, all before anything of the guest changes (a slow path leaves
+    /// the whole instruction to the interpreter); then the jump cache.
+    fn indirect(
+        &mut self,
+        ins: &Instruction,
+        src: IndirectSrc,
+        size: u32,
+        ret: Option<u32>,
+        i: u32,
+        eip: u32,
+    ) -> Result<(), String> {
+        emit::capture_flags(&mut self.ops);
+        match src {
+            IndirectSrc::Reg(r) => {
+                if size == 4 {
+                    dynasm!(self.ops ; .arch x64 ; mov r9d, Rd(r));
+                } else {
+                    dynasm!(self.ops ; .arch x64 ; movzx r9d, Rw(r));
+                }
+            }
+            IndirectSrc::Mem(acc) => {
+                let retry = self.here();
+                emit::effective_address(&mut self.ops, ins).map_err(|x| x.to_string())?;
+                self.probe(acc, FlagsAt::Captured, i, eip, retry);
+                self.load_top(size);
+            }
+        }
+        let label = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp r9d, self.spec.plan.cs_limit as i32
+            ; ja =>label
+            ; mov DWORD [r15 + off::EIP], r9d
+        );
+        self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip, resume: None });
+        if let Some(ret) = ret {
+            // The push's probe clobbers R8-R10; the target waits in `cpu.eip`.
+            self.push(PushSrc::Imm(ret), size, FlagsAt::Captured, i, eip);
+            dynasm!(self.ops ; .arch x64 ; mov r9d, DWORD [r15 + off::EIP]);
+        }
+        self.jump_cache_lookup();
+        Ok(())
     }
 
     /// An indirect branch whose target EIP is in R9D (already in `cpu.eip`, flags

@@ -96,6 +96,8 @@ fn run_machine(name: &str, image: &[u8], engine: Engine) -> (Machine, String, Ve
     config.debugcon = Some(Box::new(out.clone()));
     config.max_insns = Some(20_000_000);
     config.no_reboot = true;
+    // Timer interrupts (pm_apic) must land at the same instruction under both engines.
+    config.deterministic = true;
     let mut m = Machine::new(config).unwrap();
     let summary = m.run();
     let text = out.0.lock().unwrap().clone();
@@ -105,7 +107,13 @@ fn run_machine(name: &str, image: &[u8], engine: Engine) -> (Machine, String, Ve
 #[test]
 fn test_every_rom_and_kernel_matches_the_interpreter() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../roms/bin");
-    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // `.bin` files are BIOS ROMs and multiboot kernels; disk images (`.img`) boot through
+    // a BIOS from a drive and are covered by the machine's own tests.
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
     names.sort();
     assert!(names.len() >= 5, "roms/bin has the project's images");
     for path in names {

@@ -8,6 +8,7 @@ use ferrite_cpu::{Cpu, IoBus, RunExit, SegReg, Segment, TableReg};
 use ferrite_jit::Jit;
 use ferrite_mem::PhysMem;
 use iced_x86::code_asm::*;
+use iced_x86::BlockEncoderOptions;
 
 /// Guest RAM size.
 const RAM: usize = 4 << 20;
@@ -153,6 +154,18 @@ impl Setup {
 /// Runs `setup` on both engines (the translator at hot threshold `threshold`) and
 /// compares everything; returns the translator's stats and the interpreter's CPU.
 fn compare(setup: &Setup, threshold: u32, budget: u64, irq_after: usize, what: &str) -> (ferrite_jit::JitStats, Cpu) {
+    compare_with(setup, threshold, budget, irq_after, what, &|_| {})
+}
+
+/// As [`compare`], with `patch` applied to memory after the setup on both engines.
+fn compare_with(
+    setup: &Setup,
+    threshold: u32,
+    budget: u64,
+    irq_after: usize,
+    what: &str,
+    patch: &dyn Fn(&mut PhysMem),
+) -> (ferrite_jit::JitStats, Cpu) {
     // Both engines run the same slices (like the machine's run loop); a budget counts
     // the same on both, faulting instructions included.
     let slices = |run: &mut dyn FnMut(u64) -> RunExit| {
@@ -167,12 +180,17 @@ fn compare(setup: &Setup, threshold: u32, budget: u64, irq_after: usize, what: &
         }
     };
     let (mut cpu, mut mem) = setup.build();
+    patch(&mut mem);
     let mut bus = RecordingBus { irq_after_writes: irq_after, ..Default::default() };
     let ea = slices(&mut |n| cpu.run(&mut mem, &mut bus, n));
     let (mut jcpu, mut jmem) = setup.build();
+    patch(&mut jmem);
     let mut jbus = RecordingBus { irq_after_writes: irq_after, ..Default::default() };
     let mut jit = Jit::with_capacity(1 << 20).unwrap();
     jit.set_hot_threshold(threshold);
+    if std::env::var("DIFF_DUMP").is_ok() {
+        jit.set_dump(Some(Box::new(std::io::stderr())));
+    }
     let eb = slices(&mut |n| jit.run(&mut jcpu, &mut jmem, &mut jbus, n));
     let what = format!("{what} (threshold {threshold})");
     assert_eq!(ea, eb, "{what}: exit");
@@ -269,5 +287,115 @@ fn test_paging_misses_and_faults_match_the_interpreter() {
         assert!(cpu.mmu_stats.guest_page_faults > 20, "some #PF were taken: {:?}", cpu.mmu_stats);
         assert!(stats.tlb_fills > 1000, "misses were filled from the probe: {stats}");
         assert!(stats.interp_steps < cpu.insns / 10, "mostly translated: {stats}");
+    }
+}
+
+/// Handlers: offset 0 halts (every vector of the program below is unexpected).
+fn halting_handlers() -> (Vec<u8>, Vec<(u8, u32)>) {
+    (assemble(HANDLERS, |a| a.hlt()), vec![])
+}
+
+/// Where the indirect-branch program keeps its tables.
+const TABLE: u32 = 0xD000;
+
+/// The indirect-branch program, with the table entries (8 functions, 4 legs, one 16-bit
+/// function) stored as immediates `addrs`; returns the assembler and those labels.
+fn indirect_program(addrs: &[u32; 13]) -> Result<(CodeAssembler, Vec<CodeLabel>), IcedError> {
+    let mut a = CodeAssembler::new(32)?;
+    let mut labels: Vec<CodeLabel> = (0..13).map(|_| a.create_label()).collect();
+    let mut top = a.create_label();
+    let mut back = a.create_label();
+    let mut after = a.create_label();
+    for (k, &addr) in addrs.iter().enumerate() {
+        a.mov(dword_ptr(TABLE + 4 * k as u32), addr)?;
+    }
+    a.mov(ecx, 3000u32)?;
+    a.xor(ebx, ebx)?;
+    a.xor(edi, edi)?;
+    a.mov(esi, 0u32)?;
+    a.set_label(&mut top)?;
+    a.mov(eax, ecx)?;
+    a.and(eax, 7)?;
+    a.call(dword_ptr(eax * 4 + TABLE))?;
+    a.mov(edx, ecx)?;
+    a.shr(edx, 1)?;
+    a.and(edx, 7)?;
+    a.mov(edx, dword_ptr(edx * 4 + TABLE))?;
+    a.push(ecx)?;
+    a.call(edx)?;
+    a.pop(ecx)?;
+    a.mov(esi, dword_ptr(TABLE + 13 * 4))?; // `after`, stored below
+    a.jmp(esi)?;
+    a.int3()?; // never reached
+    a.set_label(&mut after)?;
+    a.mov(eax, ecx)?;
+    a.and(eax, 3)?;
+    a.jmp(dword_ptr(eax * 4 + TABLE + 8 * 4))?;
+    a.set_label(&mut back)?;
+    a.call(word_ptr(TABLE + 12 * 4))?; // 16-bit operand size: pushes IP, target < 64 KiB
+    a.dec(ecx)?;
+    a.jnz(top)?;
+    a.hlt()?;
+    for (k, f) in labels[..8].iter_mut().enumerate() {
+        a.set_label(f)?;
+        a.add(ebx, (k as u32 + 1) * 0x1111)?;
+        a.rol(ebx, 1)?;
+        if k % 3 == 0 {
+            a.stc()?;
+        }
+        if k == 5 {
+            a.ret_1(0u32)?; // RET imm16
+        } else {
+            a.ret()?;
+        }
+    }
+    for (k, l) in labels[8..12].iter_mut().enumerate() {
+        a.set_label(l)?;
+        a.xor(edi, ebx)?;
+        a.add(edi, k as u32)?;
+        a.jmp(back)?;
+    }
+    a.set_label(&mut labels[12])?;
+    a.adc(edi, 1)?;
+    a.db(&[0x66, 0xC3])?; // o16 ret: pops IP
+    labels.push(after);
+    Ok((a, labels))
+}
+
+#[test]
+fn test_indirect_jmp_and_call_match_the_interpreter() {
+    // A dispatch loop: CALL through a memory table and through a register, JMP through a
+    // register and through a memory table, a 16-bit operand-size CALL, and the targets
+    // RET (with and without an immediate, 32- and 16-bit) or JMP back. Assembled twice:
+    // the first pass finds the labels, the second stores their addresses in the table
+    // (the stores' immediates do not change the layout).
+    let (mut a, labels) = indirect_program(&[0; 13]).unwrap();
+    let r = a.assemble_options(CODE as u64, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS).unwrap();
+    let ips: Vec<u32> = labels.iter().map(|l| r.label_ip(l).unwrap() as u32).collect();
+    let mut addrs = [0u32; 13];
+    addrs.copy_from_slice(&ips[..13]);
+    let (mut a, _) = indirect_program(&addrs).unwrap();
+    let main = a.assemble(CODE as u64).unwrap();
+    // `after` (for the JMP through a register) goes into the table's 14th slot.
+    let (handlers, handler_at) = halting_handlers();
+    for paging in [false, true] {
+        let after = ips[13];
+        let setup = Setup {
+            main: main.clone(),
+            handlers: handlers.clone(),
+            handler_at: handler_at.clone(),
+            paging,
+            pte_flags: Box::new(|_| 3),
+        };
+        for threshold in [1, 2] {
+            let what = format!("indirect branches (paging {paging})");
+            let (stats, cpu) = compare_with(&setup, threshold, 1_000_000, 0, &what, &|mem: &mut PhysMem| {
+                mem.write_bytes(TABLE + 13 * 4, &after.to_le_bytes())
+            });
+            assert!(cpu.halted, "ran to the end");
+            assert!(cpu.insns > 50_000, "ran the loop: {}", cpu.insns);
+            assert!(stats.interp_steps < cpu.insns / 20, "mostly translated: {stats}");
+            assert!(stats.block_runs < cpu.insns / 20, "indirect targets found through the jump cache: {stats}");
+        }
     }
 }
