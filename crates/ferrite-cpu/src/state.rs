@@ -326,6 +326,14 @@ impl Cpu {
     pub fn set_decode_cache(&mut self, enabled: bool) {
         self.cache.set_enabled(enabled);
     }
+
+    /// Switches the interpreter's pre-decoded fast forms of frequent instructions on (the
+    /// default) or off (every instruction through the generic dispatch); drops the decoded
+    /// blocks. Both settings compute the same results; the switch exists for tests and
+    /// measurements.
+    pub fn set_fast_forms(&mut self, enabled: bool) {
+        self.cache.set_uops(enabled);
+    }
 }
 
 use crate::decode_cache::CacheStats;

@@ -25,6 +25,10 @@ mod shift;
 mod string;
 mod system;
 mod task;
+pub(crate) mod uop;
+mod uop_exec;
+#[cfg(test)]
+mod uop_tests;
 
 use crate::bus::IoBus;
 use crate::decode_cache::Block;
@@ -114,7 +118,37 @@ impl Exec<'_> {
                 }
             };
             let max = if self.cpu.int_shadow { 1 } else { block.insns.len() };
-            for ins in &block.insns[..max] {
+            let mut fast = self.fast_ok();
+            for (ins, u) in block.insns[..max].iter().zip(block.uops.iter()) {
+                if let (true, Some(run)) = (fast, u.run) {
+                    // A fast form: what exec_one does, minus what fast_ok rules out
+                    // (TF traps, debug and watch checks, the interrupt shadow, #AC).
+                    left -= 1;
+                    let cpu = &mut *self.cpu;
+                    let start = cpu.eip;
+                    cpu.cur_eip = start;
+                    let next = start.wrapping_add(u.len as u32);
+                    cpu.eip = if block.code32 { next } else { next & 0xFFFF };
+                    self.end_block = false;
+                    if let Err(f) = run(self, u) {
+                        self.cpu.eip = self.cpu.cur_eip;
+                        if self.raise(f) {
+                            return RunExit::TripleFault;
+                        }
+                        break;
+                    }
+                    let cpu = &mut *self.cpu;
+                    cpu.insns += 1;
+                    cpu.tsc = cpu.tsc.wrapping_add(1);
+                    cpu.eflags &= !Flags::RF;
+                    if self.end_block || self.mem.code_written() || left == 0 {
+                        if self.io.stop_requested() {
+                            return RunExit::Stopped;
+                        }
+                        break;
+                    }
+                    continue;
+                }
                 if self.cpu.hooks.any_break && self.at_breakpoint() {
                     return RunExit::Breakpoint;
                 }
@@ -142,6 +176,7 @@ impl Exec<'_> {
                     }
                     break;
                 }
+                fast = self.fast_ok();
             }
         }
         RunExit::Budget
@@ -261,7 +296,7 @@ impl Exec<'_> {
                 break;
             }
         }
-        Ok(Block::new(insns, first_page, last_page))
+        Ok(Block::new(insns, first_page, last_page, code32, self.cpu.cache.uops()))
     }
 
     /// Raises an exception at the current instruction. Returns true on a triple fault.

@@ -31,13 +31,13 @@ const SHIFT_FLAGS: u32 = Flags::ARITH;
 const ROTATE_FLAGS: u32 = Flags::CF | Flags::OF;
 
 /// Result of one shift or rotate: the new destination value and the flags it produced.
-struct Shifted {
+pub(super) struct Shifted {
     /// The destination's new value (masked to the operand size).
-    value: u32,
+    pub(super) value: u32,
     /// Flags computed for the bits in the accompanying mask.
-    flags: u32,
+    pub(super) flags: u32,
     /// Which flags the operation writes.
-    mask: u32,
+    pub(super) mask: u32,
 }
 
 /// OF for a left shift or rotate: MSB(result) XOR CF.
@@ -82,7 +82,7 @@ fn cf_bit(cf: bool) -> u32 {
 
 /// ROL/ROR/RCL/RCR/SHL/SAL/SHR/SAR of `value` (`size` bytes) by a non-zero, already
 /// masked `count`, with `carry_in` the current CF.
-fn shift_rotate(op: Mnemonic, value: u32, count: u32, size: u8, carry_in: bool) -> Shifted {
+pub(super) fn shift_rotate(op: Mnemonic, value: u32, count: u32, size: u8, carry_in: bool) -> Shifted {
     use Mnemonic as M;
     let bits = size as u32 * 8;
     let mask = size_mask(size);

@@ -1,0 +1,383 @@
+//! The handlers of the interpreter's fast forms (see `uop.rs`): one function per
+//! operation, specialised by const parameters for the operand size and the kinds of the
+//! destination and source (register, memory, immediate), so that each runs without
+//! branching on what the instruction looks like. [`handler`] picks the instance for a
+//! lowered instruction.
+//!
+//! Each handler mirrors its generic procedure step for step (which operand is read
+//! first, when flags are written, which checks come before any write), so a fault
+//! leaves the CPU exactly as the generic path leaves it.
+
+use super::shift::shift_rotate;
+use super::uop::{AluOp, Handler, Kind, Uop, IMM, MEM, NONE, REG};
+use super::Exec;
+use crate::fault::Fault;
+use crate::flags::{add_flags, logic_flags, sign_extend, size_mask, sub_flags, Flags};
+use crate::state::SegReg;
+use iced_x86::ConditionCode;
+
+/// Reads the destination operand (register `dreg` or the memory operand) for an RMW.
+#[inline(always)]
+fn read_dst<const SZ: u8, const D: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<u32, Fault> {
+    if D == REG {
+        Ok(ex.gpr_get(u.dreg, SZ))
+    } else {
+        let off = ex.uop_ea(&u.mem);
+        ex.uop_read(u.mem.seg, off, SZ)
+    }
+}
+
+/// Reads the source operand (register `sreg`, the memory operand or the immediate).
+#[inline(always)]
+fn read_src<const SZ: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<u32, Fault> {
+    if S == REG {
+        Ok(ex.gpr_get(u.sreg, SZ))
+    } else if S == MEM {
+        let off = ex.uop_ea(&u.mem);
+        ex.uop_read(u.mem.seg, off, SZ)
+    } else {
+        Ok(u.imm)
+    }
+}
+
+/// Writes the destination operand.
+#[inline(always)]
+fn write_dst<const SZ: u8, const D: u8>(ex: &mut Exec<'_>, u: &Uop, v: u32) -> Result<(), Fault> {
+    if D == REG {
+        ex.gpr_set(u.dreg, SZ, v);
+        Ok(())
+    } else {
+        let off = ex.uop_ea(&u.mem);
+        ex.uop_write(u.mem.seg, off, SZ, v)
+    }
+}
+
+/// Replaces the flags in `mask` with those of `f`.
+#[inline(always)]
+fn set_flags(ex: &mut Exec<'_>, mask: u32, f: u32) {
+    ex.cpu.eflags = (ex.cpu.eflags & !mask) | (f & mask);
+}
+
+/// MOV (`exec_mov`: read the source, write the destination).
+fn mov<const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let v = read_src::<SZ, S>(ex, u)?;
+    write_dst::<SZ, D>(ex, u, v)
+}
+
+/// ADD…CMP, TEST (`exec_alu`: read both, compute, flags, then write back).
+fn alu<const OP: u8, const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let a = read_dst::<SZ, D>(ex, u)?;
+    let b = read_src::<SZ, S>(ex, u)? & size_mask(SZ);
+    let cf = ex.cpu.eflags & Flags::CF;
+    let (r, f) = if OP == AluOp::Add as u8 {
+        add_flags(a, b, 0, SZ)
+    } else if OP == AluOp::Adc as u8 {
+        add_flags(a, b, cf, SZ)
+    } else if OP == AluOp::Sub as u8 || OP == AluOp::Cmp as u8 {
+        sub_flags(a, b, 0, SZ)
+    } else if OP == AluOp::Sbb as u8 {
+        sub_flags(a, b, cf, SZ)
+    } else if OP == AluOp::Or as u8 {
+        let r = (a | b) & size_mask(SZ);
+        (r, logic_flags(r, SZ))
+    } else if OP == AluOp::And as u8 || OP == AluOp::Test as u8 {
+        let r = a & b;
+        (r, logic_flags(r, SZ))
+    } else {
+        let r = (a ^ b) & size_mask(SZ);
+        (r, logic_flags(r, SZ))
+    };
+    set_flags(ex, Flags::ARITH, f);
+    if OP != AluOp::Cmp as u8 && OP != AluOp::Test as u8 {
+        write_dst::<SZ, D>(ex, u, r)?;
+    }
+    Ok(())
+}
+
+/// INC/DEC (`exec_alu`: write the result, then the flags but CF).
+fn inc_dec<const INC: bool, const SZ: u8, const D: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let a = read_dst::<SZ, D>(ex, u)?;
+    let (r, f) = if INC { add_flags(a, 1, 0, SZ) } else { sub_flags(a, 1, 0, SZ) };
+    write_dst::<SZ, D>(ex, u, r)?;
+    set_flags(ex, Flags::ARITH & !Flags::CF, f);
+    Ok(())
+}
+
+/// MOVZX/MOVSX into a register of `SZ` bytes from `SRC` bytes.
+fn movx<const SIGNED: bool, const SRC: u8, const SZ: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let v = read_src::<SRC, S>(ex, u)?;
+    let v = if SIGNED { sign_extend(v, SRC) } else { v };
+    ex.gpr_set(u.dreg, SZ, v);
+    Ok(())
+}
+
+/// LEA: the effective address, written with the operand size.
+fn lea<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let a = ex.uop_ea(&u.mem);
+    ex.gpr_set(u.dreg, SZ, a);
+    Ok(())
+}
+
+/// Shifts and rotates by an immediate or CL (`exec_shift`: the destination is read even
+/// when the masked count is zero, which then changes nothing).
+fn shift<const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let Kind::Shift(op) = u.kind else { return Err(Fault::UD) };
+    let dest = read_dst::<SZ, D>(ex, u)?;
+    let count = if S == IMM { u.imm } else { ex.cpu.gpr[1] & 0xFF } & 0x1F;
+    if count == 0 {
+        return Ok(());
+    }
+    let out = shift_rotate(op, dest, count, SZ, ex.cpu.eflags & Flags::CF != 0);
+    write_dst::<SZ, D>(ex, u, out.value)?;
+    set_flags(ex, out.mask, out.flags);
+    Ok(())
+}
+
+/// A relative branch's target from the EIP the CPU runs at (`relative_target`).
+#[inline(always)]
+fn branch_target<const SZ: u8>(ex: &Exec<'_>, u: &Uop) -> u32 {
+    ex.cpu.eip.wrapping_add(u.imm) & size_mask(SZ)
+}
+
+/// A near jump after the CS limit check (`jump_near`).
+#[inline(always)]
+fn jump(ex: &mut Exec<'_>, target: u32) -> Result<(), Fault> {
+    if target > ex.cpu.seg[SegReg::Cs as usize].limit {
+        return Err(Fault::GP0);
+    }
+    ex.cpu.eip = target;
+    Ok(())
+}
+
+/// Whether condition `CC` (the Jcc encoding's low nibble) holds.
+#[inline(always)]
+fn condition<const CC: u8>(f: u32) -> bool {
+    let cf = f & Flags::CF != 0;
+    let zf = f & Flags::ZF != 0;
+    let sf = f & Flags::SF != 0;
+    let of = f & Flags::OF != 0;
+    let pf = f & Flags::PF != 0;
+    let holds = match CC >> 1 {
+        0 => of,
+        1 => cf,
+        2 => zf,
+        3 => cf || zf,
+        4 => sf,
+        5 => pf,
+        6 => sf != of,
+        _ => zf || sf != of,
+    };
+    holds != (CC & 1 != 0)
+}
+
+/// Jcc rel.
+fn jcc<const CC: u8, const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    if condition::<CC>(ex.cpu.eflags) {
+        let target = branch_target::<SZ>(ex, u);
+        jump(ex, target)?;
+    }
+    Ok(())
+}
+
+/// JMP rel.
+fn jmp<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let target = branch_target::<SZ>(ex, u);
+    jump(ex, target)
+}
+
+/// CALL rel (`exec_call`: limit check, push, then transfer).
+fn call<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let ret_eip = ex.cpu.eip;
+    let target = branch_target::<SZ>(ex, u);
+    if target > ex.cpu.seg[SegReg::Cs as usize].limit {
+        return Err(Fault::GP0);
+    }
+    ex.push(SZ, ret_eip)?;
+    ex.cpu.eip = target;
+    Ok(())
+}
+
+/// RET near (`exec_ret_near` without a release count).
+fn ret<const SZ: u8>(ex: &mut Exec<'_>, _u: &Uop) -> Result<(), Fault> {
+    let target = ex.peek(0, SZ)?;
+    if target > ex.cpu.seg[SegReg::Cs as usize].limit {
+        return Err(Fault::GP0);
+    }
+    let sp = ex.sp();
+    ex.set_sp(sp.wrapping_add(SZ as u32));
+    ex.cpu.eip = target;
+    Ok(())
+}
+
+/// PUSH register, memory or immediate.
+fn push<const SZ: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let v = read_src::<SZ, S>(ex, u)?;
+    ex.push(SZ, v)
+}
+
+/// POP into a register.
+fn pop<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let v = ex.pop(SZ)?;
+    ex.gpr_set(u.dreg, SZ, v);
+    Ok(())
+}
+
+/// Instantiates `$f::<$($pre,)* SIZE $(, $post)*>` for the uop's size (1, 2 or 4).
+macro_rules! by_size {
+    ($size:expr, $sizes:tt, |$sz:ident| $e:expr) => {
+        by_size!(@pick $size, $sizes, |$sz| $e)
+    };
+    (@pick $size:expr, [$($s:literal),*], |$sz:ident| $e:expr) => {
+        match $size {
+            $($s => {
+                const $sz: u8 = $s;
+                Some($e as Handler)
+            })*
+            _ => None,
+        }
+    };
+}
+
+/// Instantiates for the (destination, source) kinds of a two-operand form.
+macro_rules! by_kinds {
+    ($d:expr, $s:expr, |$dk:ident, $sk:ident| $e:expr) => {
+        match ($d, $s) {
+            (REG, REG) => {
+                const $dk: u8 = REG;
+                const $sk: u8 = REG;
+                $e
+            }
+            (REG, MEM) => {
+                const $dk: u8 = REG;
+                const $sk: u8 = MEM;
+                $e
+            }
+            (REG, IMM) => {
+                const $dk: u8 = REG;
+                const $sk: u8 = IMM;
+                $e
+            }
+            (MEM, REG) => {
+                const $dk: u8 = MEM;
+                const $sk: u8 = REG;
+                $e
+            }
+            (MEM, IMM) => {
+                const $dk: u8 = MEM;
+                const $sk: u8 = IMM;
+                $e
+            }
+            _ => None,
+        }
+    };
+}
+
+/// The ALU instance for a const operation `$op`.
+macro_rules! alu_for {
+    ($op:expr, $u:expr, $d:expr, $s:expr) => {
+        by_kinds!($d, $s, |D, S| by_size!($u.size, [1, 2, 4], |SZ| alu::<{ $op as u8 }, SZ, D, S>))
+    };
+}
+
+/// The Jcc instance for condition `$cc` (0..15, the encoding's low nibble).
+macro_rules! jcc_for {
+    ($cc:expr, $size:expr, [$($n:literal),*]) => {
+        match $cc {
+            $($n => by_size!($size, [2, 4], |SZ| jcc::<$n, SZ>),)*
+            _ => None,
+        }
+    };
+}
+
+/// The condition code's number in the Jcc encoding (0x70 + n).
+fn jcc_number(cc: ConditionCode) -> Option<u8> {
+    use ConditionCode as C;
+    Some(match cc {
+        C::o => 0,
+        C::no => 1,
+        C::b => 2,
+        C::ae => 3,
+        C::e => 4,
+        C::ne => 5,
+        C::be => 6,
+        C::a => 7,
+        C::s => 8,
+        C::ns => 9,
+        C::p => 10,
+        C::np => 11,
+        C::l => 12,
+        C::ge => 13,
+        C::le => 14,
+        C::g => 15,
+        C::None => return None,
+    })
+}
+
+/// The handler instance for a lowered uop whose destination and source have kinds `d`
+/// and `s` (`REG`, `MEM`, `IMM`, `NONE`); `None` when no instance fits.
+pub(super) fn handler(u: &Uop, d: u8, s: u8) -> Option<Handler> {
+    match u.kind {
+        Kind::Generic => None,
+        Kind::Mov => by_kinds!(d, s, |D, S| by_size!(u.size, [1, 2, 4], |SZ| mov::<SZ, D, S>)),
+        Kind::Alu(op) => match op {
+            AluOp::Add => alu_for!(AluOp::Add, u, d, s),
+            AluOp::Or => alu_for!(AluOp::Or, u, d, s),
+            AluOp::Adc => alu_for!(AluOp::Adc, u, d, s),
+            AluOp::Sbb => alu_for!(AluOp::Sbb, u, d, s),
+            AluOp::And => alu_for!(AluOp::And, u, d, s),
+            AluOp::Sub => alu_for!(AluOp::Sub, u, d, s),
+            AluOp::Xor => alu_for!(AluOp::Xor, u, d, s),
+            AluOp::Cmp => alu_for!(AluOp::Cmp, u, d, s),
+            AluOp::Test => alu_for!(AluOp::Test, u, d, s),
+        },
+        Kind::Inc | Kind::Dec => {
+            let inc = u.kind == Kind::Inc;
+            match (inc, d) {
+                (true, REG) => by_size!(u.size, [1, 2, 4], |SZ| inc_dec::<true, SZ, REG>),
+                (true, MEM) => by_size!(u.size, [1, 2, 4], |SZ| inc_dec::<true, SZ, MEM>),
+                (false, REG) => by_size!(u.size, [1, 2, 4], |SZ| inc_dec::<false, SZ, REG>),
+                (false, MEM) => by_size!(u.size, [1, 2, 4], |SZ| inc_dec::<false, SZ, MEM>),
+                _ => None,
+            }
+        }
+        Kind::Movzx { src_size } | Kind::Movsx { src_size } => {
+            let signed = matches!(u.kind, Kind::Movsx { .. });
+            macro_rules! movx_for {
+                ($signed:literal, $src:literal) => {
+                    match s {
+                        REG => by_size!(u.size, [2, 4], |SZ| movx::<$signed, $src, SZ, REG>),
+                        MEM => by_size!(u.size, [2, 4], |SZ| movx::<$signed, $src, SZ, MEM>),
+                        _ => None,
+                    }
+                };
+            }
+            match (signed, src_size) {
+                (false, 1) => movx_for!(false, 1),
+                (false, 2) => movx_for!(false, 2),
+                (true, 1) => movx_for!(true, 1),
+                (true, 2) => movx_for!(true, 2),
+                _ => None,
+            }
+        }
+        Kind::Lea => by_size!(u.size, [2, 4], |SZ| lea::<SZ>),
+        Kind::Shift(_) => match (d, s) {
+            (REG, IMM) => by_size!(u.size, [1, 2, 4], |SZ| shift::<SZ, REG, IMM>),
+            (REG, REG) => by_size!(u.size, [1, 2, 4], |SZ| shift::<SZ, REG, REG>),
+            (MEM, IMM) => by_size!(u.size, [1, 2, 4], |SZ| shift::<SZ, MEM, IMM>),
+            (MEM, REG) => by_size!(u.size, [1, 2, 4], |SZ| shift::<SZ, MEM, REG>),
+            _ => None,
+        },
+        Kind::Jcc(cc) => jcc_for!(jcc_number(cc)?, u.size, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
+        Kind::Jmp => by_size!(u.size, [2, 4], |SZ| jmp::<SZ>),
+        Kind::Call => by_size!(u.size, [2, 4], |SZ| call::<SZ>),
+        Kind::Ret => by_size!(u.size, [2, 4], |SZ| ret::<SZ>),
+        Kind::Push => match s {
+            REG => by_size!(u.size, [2, 4], |SZ| push::<SZ, REG>),
+            MEM => by_size!(u.size, [2, 4], |SZ| push::<SZ, MEM>),
+            IMM => by_size!(u.size, [2, 4], |SZ| push::<SZ, IMM>),
+            _ => None,
+        },
+        Kind::Pop if d == REG && s == NONE => by_size!(u.size, [2, 4], |SZ| pop::<SZ>),
+        Kind::Pop => None,
+    }
+}

@@ -1,0 +1,323 @@
+//! The interpreter's fast forms (`uop.rs`) against its generic dispatch: random 32-bit
+//! programs built from the instruction families that have fast forms (MOV, MOVZX/MOVSX,
+//! LEA, ALU, INC/DEC, shifts, Jcc, CALL/RET, PUSH/POP, in 8-, 16- and 32-bit operand
+//! sizes, register and memory operands) run once with the fast forms and once without;
+//! registers, flags, EIP, counters, the last fault and RAM must be identical. One variant
+//! gives DS a small limit, so memory operands fault part way through and the fault
+//! path (rewind, exception delivery, shutdown) is compared too.
+
+use crate::state::Segment;
+use crate::{Cpu, NullBus, RunExit, SegReg};
+use ferrite_mem::PhysMem;
+
+const CODE: u32 = 0x1000;
+const DATA: u32 = 0x10000;
+const STACK_TOP: u32 = 0x30000;
+
+/// A small deterministic generator (64-bit LCG, high bits out).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+    fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+}
+
+/// Registers a generated instruction may write: EAX, ECX, EDX (EBX, ESI, EDI, EBP stay
+/// pointers into the data area; ESP moves only with PUSH/POP/CALL/RET).
+const DST32: [u8; 3] = [0, 1, 2];
+/// Byte registers that alias EAX/ECX/EDX only: AL, CL, DL, AH, CH, DH.
+const DST8: [u8; 6] = [0, 1, 2, 4, 5, 6];
+
+/// A ModRM (+SIB, displacement) for register `reg` and an r/m operand that is either a
+/// writable register (`rm_reg`) or memory relative to EBX/ESI/EDI/EBP.
+fn modrm(rng: &mut Lcg, reg: u8, rm_reg: Option<u8>) -> Vec<u8> {
+    if let Some(r) = rm_reg {
+        return vec![0xC0 | reg << 3 | r];
+    }
+    match rng.below(3) {
+        0 => {
+            let base = [3u8, 5, 6, 7][rng.below(4) as usize];
+            vec![0x40 | reg << 3 | base, rng.below(0x80) as u8]
+        }
+        1 => {
+            // [ebx + esi * scale + disp8]
+            let scale = rng.below(4) as u8;
+            vec![0x44 | reg << 3, scale << 6 | 6 << 3 | 3, rng.below(0x80) as u8]
+        }
+        _ => {
+            let mut v = vec![0x05 | reg << 3];
+            v.extend_from_slice(&(DATA + 0x800 + rng.below(0x100)).to_le_bytes());
+            v
+        }
+    }
+}
+
+/// One random instruction with a fast form; PUSH/POP only with `stack`.
+fn instruction(rng: &mut Lcg, stack: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let size = [1u8, 2, 4, 4, 4][rng.below(5) as usize];
+    if size == 2 {
+        out.push(0x66);
+    }
+    let dst = |rng: &mut Lcg| {
+        if size == 1 {
+            DST8[rng.below(6) as usize]
+        } else {
+            DST32[rng.below(3) as usize]
+        }
+    };
+    let any_reg = |rng: &mut Lcg| rng.below(8) as u8;
+    let w = (size != 1) as u8;
+    let imm = |rng: &mut Lcg, out: &mut Vec<u8>| {
+        let v = rng.next();
+        out.extend_from_slice(&v.to_le_bytes()[..size as usize]);
+    };
+    let mut family = rng.below(12);
+    if family == 9 && !stack {
+        family = 10;
+    }
+    match family {
+        0 | 1 => {
+            // ALU r/m, reg (r/m written) or reg, r/m (reg written); op 0..7 = ADD..CMP
+            let op = rng.below(8) as u8;
+            if rng.below(2) == 0 {
+                out.push(op << 3 | w);
+                let rm = if rng.below(2) == 0 { Some(dst(rng)) } else { None };
+                let src = any_reg(rng);
+                out.extend(modrm(rng, src, rm));
+            } else {
+                out.push(op << 3 | 2 | w);
+                let d = dst(rng);
+                let rm = if rng.below(2) == 0 { Some(any_reg(rng)) } else { None };
+                out.extend(modrm(rng, d, rm));
+            }
+        }
+        2 => {
+            // ALU r/m, imm (0x80/0x81/0x83) or TEST r/m, imm
+            let op = rng.below(9) as u8;
+            let rm = if rng.below(2) == 0 { Some(dst(rng)) } else { None };
+            if op == 8 {
+                out.push(0xF6 | w);
+                out.extend(modrm(rng, 0, rm));
+                imm(rng, &mut out);
+            } else if size != 1 && rng.below(2) == 0 {
+                out.push(0x83);
+                out.extend(modrm(rng, op, rm));
+                out.push(rng.next() as u8);
+            } else {
+                out.push(0x80 | w);
+                out.extend(modrm(rng, op, rm));
+                imm(rng, &mut out);
+            }
+        }
+        3 => {
+            // MOV in all directions
+            match rng.below(4) {
+                0 => {
+                    out.push(0x88 | w);
+                    let rm = if rng.below(2) == 0 { Some(dst(rng)) } else { None };
+                    let src = any_reg(rng);
+                    out.extend(modrm(rng, src, rm));
+                }
+                1 => {
+                    out.push(0x8A | w);
+                    let d = dst(rng);
+                    out.extend(modrm(rng, d, None));
+                }
+                2 => {
+                    out.push(if size == 1 { 0xB0 } else { 0xB8 } + dst(rng));
+                    imm(rng, &mut out);
+                }
+                _ => {
+                    out.push(0xC6 | w);
+                    out.extend(modrm(rng, 0, None));
+                    imm(rng, &mut out);
+                }
+            }
+        }
+        4 => {
+            // MOVZX / MOVSX from a byte or word
+            out.retain(|&b| b != 0x66);
+            if rng.below(3) == 0 {
+                out.push(0x66);
+            }
+            out.push(0x0F);
+            out.push([0xB6, 0xB7, 0xBE, 0xBF][rng.below(4) as usize]);
+            let d = DST32[rng.below(3) as usize];
+            let rm = if rng.below(2) == 0 { Some(rng.below(8) as u8) } else { None };
+            out.extend(modrm(rng, d, rm));
+        }
+        5 => {
+            // LEA
+            out.push(0x8D);
+            let d = DST32[rng.below(3) as usize];
+            out.extend(modrm(rng, d, None));
+        }
+        6 => {
+            // INC/DEC r/m
+            out.push(0xFE | w);
+            let rm = if rng.below(2) == 0 { Some(dst(rng)) } else { None };
+            let op = rng.below(2) as u8;
+            out.extend(modrm(rng, op, rm));
+        }
+        7 | 8 => {
+            // ROL..SAR by imm8, by 1, by CL
+            let op = rng.below(8) as u8;
+            let rm = if rng.below(2) == 0 { Some(dst(rng)) } else { None };
+            match rng.below(3) {
+                0 => {
+                    out.push(0xC0 | w);
+                    out.extend(modrm(rng, op, rm));
+                    out.push(rng.below(40) as u8);
+                }
+                1 => {
+                    out.push(0xD0 | w);
+                    out.extend(modrm(rng, op, rm));
+                }
+                _ => {
+                    out.push(0xD2 | w);
+                    out.extend(modrm(rng, op, rm));
+                }
+            }
+        }
+        9 => {
+            // PUSH reg / imm / mem, POP into EAX/ECX/EDX
+            out.retain(|&b| b != 0x66);
+            match rng.below(4) {
+                0 => out.push(0x50 + rng.below(8) as u8),
+                1 => out.push(0x58 + DST32[rng.below(3) as usize]),
+                2 => {
+                    out.push(0x6A);
+                    out.push(rng.next() as u8);
+                }
+                _ => {
+                    out.push(0xFF);
+                    out.extend(modrm(rng, 6, None));
+                }
+            }
+        }
+        _ => {
+            // a 32-bit ALU reg, reg to keep the flags moving
+            out.retain(|&b| b != 0x66);
+            out.push((rng.below(8) as u8) << 3 | 1);
+            out.push(0xC0 | (rng.below(8) as u8) << 3 | DST32[rng.below(3) as usize]);
+        }
+    }
+    out
+}
+
+/// A program: random instructions, some behind a Jcc that skips the next one, some
+/// calls to a subroutine at the end (random instructions and RET); ends with HLT.
+fn program(seed: u64, count: usize) -> Vec<u8> {
+    let mut rng = Lcg(seed);
+    let mut code = Vec::new();
+    let mut calls = Vec::new();
+    for _ in 0..count {
+        match rng.below(10) {
+            0 => {
+                let next = instruction(&mut rng, true);
+                code.push(0x70 + rng.below(16) as u8);
+                code.push(next.len() as u8);
+                code.extend(next);
+            }
+            1 => {
+                code.push(0xE8);
+                calls.push(code.len());
+                code.extend_from_slice(&[0; 4]);
+            }
+            _ => code.extend(instruction(&mut rng, true)),
+        }
+    }
+    code.push(0xF4);
+    let sub = code.len();
+    for _ in 0..4 {
+        code.extend(instruction(&mut rng, false));
+    }
+    code.push(0xC3);
+    for at in calls {
+        let rel = sub as i32 - (at as i32 + 4);
+        code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+    }
+    code
+}
+
+/// Runs `code` at CODE in flat 32-bit protected mode (DS limit `ds_limit`), with the
+/// fast forms on or off.
+fn run(code: &[u8], seed: u64, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunExit) {
+    let mut mem = PhysMem::new(1 << 20).unwrap();
+    mem.write_bytes(CODE, code);
+    let mut rng = Lcg(seed ^ 0x5EED);
+    let fill: Vec<u8> = (0..0x2000).map(|_| rng.next() as u8).collect();
+    mem.write_bytes(DATA, &fill);
+    let mut cpu = Cpu::new();
+    cpu.set_fast_forms(fast);
+    cpu.cr0 = 1;
+    let flat = |attrs: u16, limit: u32| Segment { selector: 0x10, attrs, base: 0, limit };
+    for s in SegReg::ALL {
+        cpu.seg[s as usize] = flat(0xC093, 0xFFFF_FFFF);
+    }
+    cpu.seg[SegReg::Cs as usize] = Segment { selector: 0x08, ..flat(0xC09B, 0xFFFF_FFFF) };
+    cpu.seg[SegReg::Ds as usize] = flat(0xC093, ds_limit);
+    cpu.gpr = [rng.next(), rng.next(), rng.next(), DATA, STACK_TOP, DATA + 0x100, DATA + 0x200, DATA + 0x300];
+    cpu.eflags = 0x2 | (rng.next() & 0x8D5);
+    cpu.eip = CODE;
+    let exit = cpu.run(&mut mem, &mut NullBus, 100_000);
+    (cpu, mem, exit)
+}
+
+fn assert_same(seed: u64, ds_limit: u32) {
+    let code = program(seed, 300);
+    let (a, ma, ea) = run(&code, seed, ds_limit, true);
+    let (b, mb, eb) = run(&code, seed, ds_limit, false);
+    let what = format!("seed {seed} ds_limit {ds_limit:#x}");
+    assert_eq!(ea, eb, "{what}: exit");
+    assert_eq!(a.gpr, b.gpr, "{what}: registers");
+    assert_eq!((a.eip, a.eflags), (b.eip, b.eflags), "{what}: eip, eflags");
+    assert_eq!((a.insns, a.tsc, a.halted), (b.insns, b.tsc, b.halted), "{what}: counters");
+    assert_eq!(a.seg, b.seg, "{what}: segments");
+    assert_eq!(a.last_fault.map(|f| (f.fault.vector, f.eip)), b.last_fault.map(|f| (f.fault.vector, f.eip)), "{what}");
+    assert!(ma.ram() == mb.ram(), "{what}: RAM differs");
+}
+
+#[test]
+fn test_fast_forms_match_the_generic_dispatch_on_random_programs() {
+    let mut ran = 0;
+    for seed in 1..=60u64 {
+        assert_same(seed, 0xFFFF_FFFF);
+        ran += 1;
+    }
+    // The programs really run to their HLT (the comparison is not of two early stops).
+    let (cpu, _, exit) = run(&program(7, 300), 7, 0xFFFF_FFFF, true);
+    assert_eq!(exit, RunExit::Halted, "{:?}", cpu.last_fault);
+    assert!(cpu.insns > 300, "{}", cpu.insns);
+    assert_eq!(ran, 60);
+}
+
+#[test]
+fn test_fast_forms_fault_like_the_generic_dispatch() {
+    for seed in 100..=130u64 {
+        // DATA + 0x180: accesses through ESI/EDI/EBP and most absolute ones fault (#GP).
+        assert_same(seed, DATA + 0x180);
+    }
+    let (cpu, _, _) = run(&program(101, 300), 101, DATA + 0x180, true);
+    assert!(cpu.last_fault.is_some(), "the limit made something fault");
+}
+
+#[test]
+fn test_frequent_forms_are_lowered() {
+    use super::uop::{lower, Kind};
+    use iced_x86::{Decoder, DecoderOptions};
+    let lowered = |bytes: &[u8]| lower(&Decoder::new(32, bytes, DecoderOptions::NONE).decode()).kind;
+    assert_eq!(lowered(&[0x8B, 0x43, 0x04]), Kind::Mov); // mov eax, [ebx+4]
+    assert!(matches!(lowered(&[0x33, 0x04, 0x95, 0, 0, 1, 0]), Kind::Alu(_))); // xor eax, [edx*4+0x10000]
+    assert!(matches!(lowered(&[0x75, 0x00]), Kind::Jcc(_))); // jnz
+    assert_eq!(lowered(&[0xC3]), Kind::Ret);
+    assert_eq!(lowered(&[0xF0, 0x01, 0x03]), Kind::Generic, "LOCK add stays generic");
+    assert_eq!(lowered(&[0x8E, 0xD8]), Kind::Generic, "mov ds, ax stays generic");
+    assert_eq!(lowered(&[0xC2, 0x04, 0x00]), Kind::Generic, "ret imm16 stays generic");
+}
