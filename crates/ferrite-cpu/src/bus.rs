@@ -20,6 +20,16 @@ pub trait IoBus {
     fn intr_ack(&mut self) -> u8 {
         0
     }
+    /// Whether an NMI is being requested (the local APIC's NMI delivery, LINT1). Not
+    /// masked by IF; the CPU holds it off while an NMI handler runs (until IRET).
+    fn nmi_pending(&mut self) -> bool {
+        false
+    }
+    /// The CPU takes the pending NMI.
+    fn nmi_ack(&mut self) {}
+    /// WRMSR changed IA32_APIC_BASE to `value` (base address, global enable bit 11): the
+    /// board's local APIC follows it.
+    fn apic_base_written(&mut self, _value: u64) {}
     /// Whether the board wants the CPU to stop and return to the run loop (e.g. after a
     /// write to the exit port). Checked after every I/O instruction.
     fn stop_requested(&self) -> bool {

@@ -74,4 +74,35 @@ impl Fault {
     pub fn is_contributory(&self) -> bool {
         matches!(self.vector, 0 | 10 | 11 | 12 | 13)
     }
+
+    /// Whether `second`, raised while delivering `self`, turns into a double fault (SDM
+    /// vol. 3A, table 6-5): contributory then contributory, or #PF then contributory or
+    /// #PF. Everything else — a benign first exception, or a contributory one followed by
+    /// #PF — is delivered serially (the second is delivered and the first is retried when
+    /// the handler returns).
+    pub fn escalates_with(&self, second: &Fault) -> bool {
+        let pf = Vector::PageFault as u8;
+        (self.is_contributory() && second.is_contributory())
+            || (self.vector == pf && (second.is_contributory() || second.vector == pf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_double_fault_classes_follow_sdm_table_6_5() {
+        let np = Fault::with_code(Vector::SegmentNotPresent, 0x18);
+        let pf = Fault::with_code(Vector::PageFault, 2);
+        let (gp, de, ud) = (Fault::GP0, Fault::DE, Fault::UD);
+        assert!(gp.escalates_with(&np), "contributory + contributory");
+        assert!(de.escalates_with(&gp));
+        assert!(pf.escalates_with(&pf), "#PF + #PF");
+        assert!(pf.escalates_with(&gp), "#PF + contributory");
+        assert!(!np.escalates_with(&pf), "contributory + #PF is serial");
+        assert!(!gp.escalates_with(&pf));
+        assert!(!ud.escalates_with(&gp), "benign first");
+        assert!(!pf.escalates_with(&ud), "benign second");
+    }
 }

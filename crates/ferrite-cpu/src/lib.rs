@@ -31,7 +31,7 @@ pub use fault::{Fault, Vector};
 pub use flags::Flags;
 pub use fpu::{FpuState, F80};
 pub use hooks::{DebugHooks, WatchHit, Watchpoint};
-pub use interp::{MsrState, RunExit};
+pub use interp::{MsrState, RunExit, APIC_BASE_ADDR_MASK, APIC_BASE_BSP, APIC_BASE_ENABLE};
 pub use simd::SseState;
 pub use soft_tlb::MmuStats;
 pub use state::{Cpu, FaultRecord, Gpr, SegReg, Segment, TableReg, CPUID_VENDOR};

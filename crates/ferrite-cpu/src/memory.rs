@@ -53,6 +53,10 @@ impl Exec<'_> {
                 _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
             };
         }
+        if size > 1 && self.whole_mmio(addr, size) {
+            self.end_block = true;
+            return self.io.mmio_read(addr & self.mem.a20_mask(), size);
+        }
         let mut v = 0u32;
         for i in 0..size as u32 {
             let a = addr.wrapping_add(i);
@@ -75,6 +79,11 @@ impl Exec<'_> {
             b.copy_from_slice(&value.to_le_bytes()[..size as usize]);
             return;
         }
+        if size > 1 && self.whole_mmio(addr, size) {
+            self.end_block = true;
+            self.io.mmio_write(addr & self.mem.a20_mask(), size, value);
+            return;
+        }
         for i in 0..size as u32 {
             let a = addr.wrapping_add(i);
             let byte = (value >> (8 * i)) as u8;
@@ -85,6 +94,16 @@ impl Exec<'_> {
                 }
                 _ => self.mem.write_u8(a, byte),
             }
+        }
+    }
+
+    /// Whether all `size` bytes at `addr` fall in one MMIO hole: the bus then sees one
+    /// access of the instruction's width, as device registers (the APICs') need.
+    fn whole_mmio(&self, addr: u32, size: u8) -> bool {
+        let last = addr.wrapping_add(size as u32 - 1);
+        match (self.mem.resolve(addr), self.mem.resolve(last)) {
+            (Target::Mmio(a, off_a), Target::Mmio(b, off_b)) => a == b && off_b.wrapping_sub(off_a) == size as u32 - 1,
+            _ => false,
         }
     }
 
@@ -250,5 +269,45 @@ mod tests {
             let cpu = run_cpl3(&ALIGNED_THEN_MISALIGNED, am, ac);
             assert!(cpu.last_fault.is_none_or(|f| f.fault.vector != 17), "am={am} ac={ac}");
         }
+    }
+
+    /// Records the MMIO accesses the CPU makes: (address, size, value, is-write).
+    #[derive(Default)]
+    struct MmioLog(Vec<(u32, u8, u32, bool)>);
+
+    impl crate::IoBus for MmioLog {
+        fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
+            !0
+        }
+        fn io_write(&mut self, _port: u16, _size: u8, _value: u32) {}
+        fn mmio_read(&mut self, addr: u32, size: u8) -> u32 {
+            self.0.push((addr, size, 0, false));
+            0x1122_3344
+        }
+        fn mmio_write(&mut self, addr: u32, size: u8, value: u32) {
+            self.0.push((addr, size, value, true));
+        }
+    }
+
+    #[test]
+    fn test_mmio_access_keeps_its_width_inside_one_hole() {
+        let code = [
+            0x66, 0xC7, 0x06, 0x10, 0x00, 0x78, 0x56, 0x34, 0x12, // mov dword [0x10], 0x12345678
+            0x66, 0xA1, 0x20, 0x00, // mov eax, [0x20]
+            0x8B, 0x1E, 0xFF, 0x0F, // mov bx, [0xFFF]: last byte of the hole, then RAM
+            0xF4,
+        ];
+        let mut bus = MmioLog::default();
+        let (cpu, _) = crate::tests::run_real_on(&code, &mut bus, |cpu, mem| {
+            mem.add_mmio(0xA0000, 0x1000, 7).unwrap();
+            mem.write_u8(0xA1000, 0x55);
+            cpu.load_seg_real(SegReg::Ds, 0xA000);
+        });
+        assert_eq!(bus.0[0], (0xA0010, 4, 0x1234_5678, true), "one dword write");
+        assert_eq!(bus.0[1], (0xA0020, 4, 0, false), "one dword read");
+        assert_eq!(cpu.gpr[0], 0x1122_3344);
+        assert_eq!(bus.0[2], (0xA0FFF, 1, 0, false), "an access leaving the hole goes byte by byte");
+        assert_eq!(bus.0.len(), 3);
+        assert_eq!(cpu.gpr[3] & 0xFFFF, 0x5544);
     }
 }

@@ -157,6 +157,8 @@ pub struct Cpu {
     pub halted: bool,
     /// Interrupts are held off for one instruction (after STI, MOV SS, POP SS).
     pub int_shadow: bool,
+    /// An NMI handler runs: further NMIs wait for the next IRET.
+    pub nmi_blocked: bool,
     /// The shadow MMU's soft TLB (both engines probe it).
     pub tlb: SoftTlb,
     /// Shadow-MMU counters (hypervisor- vs guest-induced faults).
@@ -216,6 +218,7 @@ impl Cpu {
             insns: 0,
             halted: false,
             int_shadow: false,
+            nmi_blocked: false,
             tlb: SoftTlb::default(),
             mmu_stats: MmuStats::default(),
             fpu: FpuState::new(),
@@ -255,6 +258,7 @@ impl Cpu {
         self.msr = MsrState::default();
         self.halted = false;
         self.int_shadow = false;
+        self.nmi_blocked = false;
         self.fault_depth = 0;
         self.last_fault = None;
         self.dbg = DebugState::default();

@@ -149,21 +149,24 @@ impl IoApic {
     }
 
     /// The next message to send (lowest pin first), left pending until
-    /// [`IoApic::delivered`] reports it accepted.
+    /// [`IoApic::delivered`] reports it sent.
     pub fn take_message(&self) -> Option<IoApicMessage> {
         if self.pending == 0 {
             return None;
         }
-        let pin = self.pending.trailing_zeros() as usize;
+        Some(self.message(self.pending.trailing_zeros() as usize))
+    }
+
+    fn message(&self, pin: usize) -> IoApicMessage {
         let e = self.table[pin];
-        Some(IoApicMessage {
+        IoApicMessage {
             pin: pin as u8,
             vector: e as u8,
             mode: ((e & redir::DELIVERY_MODE) >> 8) as u32,
             dest: (e >> 56) as u8,
             logical: e & redir::LOGICAL != 0,
             level: e & redir::LEVEL != 0,
-        })
+        }
     }
 
     /// The message from `pin` was sent: `accepted` when a local APIC took it (a
@@ -178,6 +181,18 @@ impl IoApic {
             }
         } else {
             self.pending &= !(1 << pin);
+        }
+    }
+
+    /// Offers every pending message once, lowest pin first, to `send`, which returns
+    /// whether a local APIC accepted it (see [`IoApic::delivered`]).
+    pub fn deliver_pending(&mut self, mut send: impl FnMut(IoApicMessage) -> bool) {
+        let mut left = self.pending;
+        while left != 0 {
+            let pin = left.trailing_zeros() as usize;
+            left &= left - 1;
+            let accepted = send(self.message(pin));
+            self.delivered(pin as u8, accepted);
         }
     }
 

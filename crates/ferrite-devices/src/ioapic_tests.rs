@@ -116,3 +116,21 @@ fn test_ioapic_messages_lowest_pin_first_and_modes() {
     assert_eq!(io.take_message().unwrap().mode, 4);
     io.set_pin(30, true); // no such pin: ignored
 }
+
+#[test]
+fn test_ioapic_deliver_pending_offers_each_once() {
+    let mut io = IoApic::new();
+    program(&mut io, 3, 0x33, 0);
+    program(&mut io, 7, redir::LEVEL as u32 | 0x37, 0);
+    io.set_pin(3, true);
+    io.set_pin(7, true);
+    let mut seen = Vec::new();
+    io.deliver_pending(|m| {
+        seen.push(m.pin);
+        false
+    });
+    assert_eq!(seen, [3, 7]);
+    assert_eq!(io.take_message().map(|m| m.pin), Some(7), "the refused level message waits");
+    io.deliver_pending(|_| true);
+    assert!(!io.has_message());
+}

@@ -393,6 +393,11 @@ impl LocalApic {
         }
     }
 
+    /// Whether an NMI waits for the CPU.
+    pub fn nmi_pending(&self) -> bool {
+        self.nmi_pending
+    }
+
     /// Takes a pending NMI.
     pub fn take_nmi(&mut self) -> bool {
         std::mem::take(&mut self.nmi_pending)

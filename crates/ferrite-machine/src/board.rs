@@ -138,6 +138,8 @@ pub(crate) struct Board {
     pub(crate) chipset: Chipset,
     /// PCI bus 0 (i440FX, PIIX3, IDE); it also decodes the I/O ports nobody above claims.
     pub(crate) pci: ferrite_devices::pci::PciBus,
+    /// The CPU's local APIC (MMIO at 0xFEE00000; see [`crate::apic`]).
+    pub(crate) lapic: ferrite_devices::lapic::LocalApic,
     /// The display adapter (ports 0x3B0-0x3DF and 0x1CE/0x1CF; MMIO holes
     /// [`MMIO_VGA_WINDOW`] and [`MMIO_VGA_LFB`]). Not yet a PCI function: the stdvga's
     /// 1234:1111 function with BAR 0 = the framebuffer needs BAR-driven MMIO remapping.
@@ -171,6 +173,7 @@ impl Board {
             serial_input: None,
             pci,
             vga: Box::new(Vga::new()),
+            lapic: ferrite_devices::lapic::LocalApic::new(0),
             trace,
             logged: vec![0; LOGGED_WORDS],
         };
@@ -264,7 +267,7 @@ impl Board {
     /// Whether anything could still raise an interrupt to wake a halted CPU: a timer
     /// armed on an unmasked IRQ, or host input connected to COM1.
     pub(crate) fn has_interrupt_sources(&self) -> bool {
-        self.chipset.next_deadline().is_some() || self.serial_input.is_some()
+        self.next_deadline().is_some() || self.serial_input.is_some()
     }
 
     /// Notes an access to an unclaimed port (once per port, in trace mode).
@@ -308,6 +311,9 @@ impl IoBus for Board {
     }
 
     fn mmio_read(&mut self, addr: u32, size: u8) -> u32 {
+        if let Some(v) = self.apic_mmio_read(addr, size) {
+            return v;
+        }
         match addr {
             a if a.wrapping_sub(LFB_ADDR) < ferrite_devices::vga::VRAM_SIZE as u32 => {
                 self.vga.lfb_read(a - LFB_ADDR, size)
@@ -324,6 +330,9 @@ impl IoBus for Board {
     }
 
     fn mmio_write(&mut self, addr: u32, size: u8, value: u32) {
+        if self.apic_mmio_write(addr, size, value) {
+            return;
+        }
         match addr {
             a if a.wrapping_sub(LFB_ADDR) < ferrite_devices::vga::VRAM_SIZE as u32 => {
                 self.vga.lfb_write(a - LFB_ADDR, size, value)
@@ -338,15 +347,28 @@ impl IoBus for Board {
     }
 
     fn intr_pending(&mut self) -> bool {
-        self.chipset.intr_pending(self.irqs.levels())
+        self.interrupt_pending()
     }
 
     fn intr_ack(&mut self) -> u8 {
-        self.chipset.intr_ack(self.irqs.levels())
+        self.interrupt_ack()
+    }
+
+    fn apic_base_written(&mut self, value: u64) {
+        Board::apic_base_written(self, value);
+    }
+
+    fn nmi_pending(&mut self) -> bool {
+        Board::nmi_pending(self)
+    }
+
+    fn nmi_ack(&mut self) {
+        Board::nmi_ack(self);
     }
 
     fn stop_requested(&self) -> bool {
         self.chipset.wants_stop()
+            || self.lapic.wants_resync()
             || self.exit.requested().is_some()
             || self.acpi.poweroff_requested()
             || self.acpi.timer_read()

@@ -8,7 +8,8 @@
 //!   [`crate::irq::IrqLines`]; [`Chipset::sync_irqs`] feeds both into the PIC pair, whose
 //!   INT output is the CPU's INTR pin. PIT counter 0 → IRQ 0, 8042 → IRQ 1 and 12, RTC →
 //!   IRQ 8, the x87's FERR# (which the machine reads off the CPU between slices) → the
-//!   coprocessor-error latch → IRQ 13, cleared by a write to port 0xF0.
+//!   coprocessor-error latch → IRQ 13, cleared by a write to port 0xF0. The same levels
+//!   and edges reach the I/O APIC ([`Chipset::ioapic`], pins as `crate::apic` maps them).
 //! - **Time.** The machine hands the virtual time to [`Chipset::set_now`] between slices
 //!   and asks [`Chipset::next_deadline`] how long the next slice may run. A read of a
 //!   time-dependent port (PIT, 0x61, RTC) asks the CPU to return to the run loop after the
@@ -19,6 +20,7 @@
 use crate::irq::{IRQ_FPU, IRQ_KEYBOARD, IRQ_MOUSE, IRQ_PIT, IRQ_RTC, ISA_IRQ_COUNT};
 use ferrite_devices::fpu_error::{FpuErrorLatch, FPU_CLEAR_BUSY, FPU_RESET};
 use ferrite_devices::i8042::{I8042, KBC_CMD, KBC_DATA};
+use ferrite_devices::ioapic::IoApic;
 use ferrite_devices::pic::{DualPic, ELCR_MASTER, ELCR_SLAVE, MASTER_CMD, MASTER_DATA, SLAVE_CMD, SLAVE_DATA};
 use ferrite_devices::pit::{Pit, PIT_CONTROL, PIT_COUNTER0, PORT_B};
 use ferrite_devices::port92::{Port92, PORT92};
@@ -69,6 +71,8 @@ pub struct Chipset {
     pub port92: Port92,
     /// FERR# → IRQ 13, acknowledged through port 0xF0.
     pub fpu_error: FpuErrorLatch<ChipIrq>,
+    /// The I/O APIC, fed the same ISA lines as the PIC pair.
+    pub ioapic: IoApic,
     pins: Arc<AtomicU32>,
     /// The line levels last given to the PIC.
     synced: u16,
@@ -102,6 +106,7 @@ impl Chipset {
             kbc: I8042::new(line(IRQ_KEYBOARD), line(IRQ_MOUSE)),
             port92: Port92::new(),
             fpu_error: FpuErrorLatch::new(line(IRQ_FPU)),
+            ioapic: IoApic::new(),
             pins,
             synced: 0,
             now_ns: 0,
@@ -123,13 +128,13 @@ impl Chipset {
         self.resync = false;
     }
 
-    /// The earliest time a timed device will raise an interrupt that the PIC would pass
-    /// on (its input is not masked), if any.
+    /// The earliest time a timed device will raise an interrupt that the PIC or the I/O
+    /// APIC would pass on (its input is not masked there), if any.
     pub fn next_deadline(&self) -> Option<u64> {
         let unmasked = |irq: u8| {
             let (chip, cascade) =
                 if irq < 8 { (&self.pic.master, true) } else { (&self.pic.slave, self.pic.master.imr & 0x04 == 0) };
-            cascade && chip.imr & (1 << (irq & 7)) == 0
+            cascade && chip.imr & (1 << (irq & 7)) == 0 || self.ioapic.pin_unmasked(crate::apic::ioapic_pin(irq))
         };
         let pit = self.pit.next_deadline().filter(|_| unmasked(IRQ_PIT));
         let rtc = self.rtc.next_deadline().filter(|_| unmasked(IRQ_RTC));
@@ -140,7 +145,7 @@ impl Chipset {
     }
 
     /// Feeds the line levels (the chipset's own and `other`, the rest of the board's) and
-    /// the latched rising edges into the PIC pair.
+    /// the latched rising edges into the PIC pair and the I/O APIC.
     pub fn sync_irqs(&mut self, other: u16) {
         let word = self.pins.fetch_and(LEVEL_MASK, Ordering::Relaxed);
         let rises = (word >> RISE_SHIFT) as u16;
@@ -150,18 +155,23 @@ impl Chipset {
         }
         for irq in 0..ISA_IRQ_COUNT {
             let bit = 1u16 << irq;
+            let pin = crate::apic::ioapic_pin(irq);
             if rises & bit != 0 {
                 self.pic.set_irq(irq, false);
                 self.pic.set_irq(irq, true);
+                self.ioapic.set_pin(pin, false);
+                self.ioapic.set_pin(pin, true);
             }
             if (levels ^ self.synced) & bit != 0 || rises & bit != 0 {
                 self.pic.set_irq(irq, levels & bit != 0);
+                self.ioapic.set_pin(pin, levels & bit != 0);
             }
         }
         self.synced = levels;
     }
 
-    /// The CPU's INTR pin.
+    /// The CPU's INTR pin as the PIC pair alone drives it (the board adds the APICs).
+    #[cfg(test)]
     pub fn intr_pending(&mut self, other: u16) -> bool {
         self.sync_irqs(other);
         self.pic.intr()

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod acpi;
+mod apic;
 mod board;
 pub mod boot;
 mod chipset;
@@ -192,6 +193,7 @@ impl Machine {
         )?;
         fill_fw_cfg(&mut board.fw_cfg, mem.ram_size());
         display::install(&mut mem, &mut board, config.vga_bios.as_deref())?;
+        apic::install(&mut mem)?;
         board.chipset = Chipset::new(rtc_start(config.deterministic), mem.ram_size() as u64);
         pci::service(&mut board.pci, &mut mem);
         Ok(Machine {
@@ -290,6 +292,7 @@ impl Machine {
         self.runner.reset();
         self.mem.set_a20(true);
         self.board.chipset.reset();
+        self.board.reset_apics();
         self.board.pci.reset();
         pci::service(&mut self.board.pci, &mut self.mem);
         if let Some(plan) = &self.boot {
@@ -337,11 +340,11 @@ impl Machine {
             self.board.tick();
         }
         let now = self.clock.now(self.cpu.insns);
-        self.board.chipset.set_now(now);
+        self.board.set_now(now);
         self.board.acpi.set_now(now);
         // Deterministic time: end the slice at the next timer deadline, so the interrupt
         // arrives at the same instruction on every run.
-        let slice = match self.board.chipset.next_deadline().and_then(|d| self.clock.insns_until(d, now)) {
+        let slice = match self.board.next_deadline().and_then(|d| self.clock.insns_until(d, now)) {
             Some(until) => slice.min(until),
             None => slice,
         };
@@ -349,7 +352,7 @@ impl Machine {
         let exit = self.runner.run(&mut self.cpu, &mut self.mem, &mut self.board, slice);
         let retired = self.cpu.insns.wrapping_sub(before);
         let now = self.clock.now(self.cpu.insns);
-        self.board.chipset.set_now(now);
+        self.board.set_now(now);
         self.board.acpi.set_now(now);
         self.board.chipset.fpu_error.set_ferr(self.cpu.ferr_pending());
         // Every slice uses at least one unit of budget so a guest that makes no
@@ -402,13 +405,13 @@ impl Machine {
         if self.cpu.eflags & Flags::IF == 0 || !self.board.has_interrupt_sources() {
             return Some(StopReason::Halted);
         }
-        match self.board.chipset.next_deadline() {
+        match self.board.next_deadline() {
             Some(deadline) => self.clock.idle_until(deadline, self.cpu.insns),
             // Only host input can wake it: wait for that on the host, whatever the clock.
             None => std::thread::sleep(IDLE_POLL),
         }
         let now = self.clock.now(self.cpu.insns);
-        self.board.chipset.set_now(now);
+        self.board.set_now(now);
         self.board.acpi.set_now(now);
         None
     }

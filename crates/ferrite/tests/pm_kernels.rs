@@ -20,10 +20,11 @@ fn roms_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms")
 }
 
-fn run_kernel(name: &str) -> Output {
+fn run_kernel(name: &str, extra: &[&str]) -> Output {
     let bin = roms_dir().join(format!("bin/{name}.bin"));
     Command::new(env!("CARGO_BIN_EXE_ferrite"))
         .args(["run", "--kernel", bin.to_str().unwrap(), "--no-reboot", "--max-insns", MAX_INSNS])
+        .args(extra)
         .output()
         .expect("the ferrite binary runs")
 }
@@ -54,10 +55,15 @@ fn check_names(name: &str) -> Vec<String> {
 /// Runs the kernel and checks: no `FAIL` line, an `ok` line for every check in the
 /// source, the summary line, the exit status and the stop reason.
 fn assert_kernel_passes(name: &str) {
-    let o = run_kernel(name);
+    assert_kernel_passes_with(name, &[]);
+}
+
+/// [`assert_kernel_passes`] with more `ferrite run` options (an engine, `--deterministic`).
+fn assert_kernel_passes_with(name: &str, extra: &[&str]) {
+    let o = run_kernel(name, extra);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    let ctx = format!("{name}: stdout:\n{out}\nstderr:\n{err}");
+    let ctx = format!("{name} {extra:?}: stdout:\n{out}\nstderr:\n{err}");
     assert!(!err.contains("panicked"), "{ctx}");
     assert!(!out.contains("FAIL"), "{ctx}");
     let names = check_names(name);
@@ -102,4 +108,19 @@ fn test_pm_fpu_kernel() {
 #[test]
 fn test_pm_sse_kernel() {
     assert_kernel_passes("pm_sse");
+}
+
+/// The local APIC (self IPIs, TPR, timer one-shot/periodic) and the I/O APIC (the PIT on
+/// pin 2, the RTC level-triggered on pin 8, EOI and remote IRR), and the 8259 through
+/// LINT0, with both engines, on host time and on the deterministic clock.
+#[test]
+fn test_pm_apic_kernel_interp() {
+    assert_kernel_passes_with("pm_apic", &["--engine", "interp"]);
+    assert_kernel_passes_with("pm_apic", &["--engine", "interp", "--deterministic"]);
+}
+
+#[test]
+fn test_pm_apic_kernel_jit() {
+    assert_kernel_passes_with("pm_apic", &["--engine", "jit"]);
+    assert_kernel_passes_with("pm_apic", &["--engine", "jit", "--deterministic"]);
 }

@@ -8,11 +8,20 @@ use std::process::Command;
 const ROMS: [&str; 6] = ["smoke", "demo", "triple", "serial_hello", "ide_hello", "vga_screen"];
 /// Every multiboot test kernel (flat binaries of any size, booted with `--kernel`).
 /// The protected-mode test kernels include `roms/include/pmtest.inc`, so nasm gets `-i roms/`.
-const KERNELS: [&str; 8] =
-    ["multiboot_hello", "multiboot_bench", "pm_paging", "pm_tasks", "pm_v86", "pm_rings", "pm_fpu", "pm_sse"];
+const KERNELS: [&str; 9] = [
+    "multiboot_hello",
+    "multiboot_bench",
+    "pm_paging",
+    "pm_tasks",
+    "pm_v86",
+    "pm_rings",
+    "pm_fpu",
+    "pm_sse",
+    "pm_apic",
+];
 /// Disk images: `NAME.asm` builds `bin/NAME.img` (`bench_disk` incbins `bin/multiboot_bench.bin`,
-/// found through `-i roms/`).
-const DISKS: [&str; 1] = ["bench_disk"];
+/// found through `-i roms/`; `floppy_pm` is a 1.44 MiB floppy).
+const DISKS: [&str; 2] = ["bench_disk", "floppy_pm"];
 
 fn roms_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../roms")

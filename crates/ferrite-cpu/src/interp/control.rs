@@ -306,7 +306,9 @@ impl Exec<'_> {
         };
         if self.protected_far() {
             self.end_block = true;
-            return self.pm_iret(size);
+            self.pm_iret(size)?;
+            self.cpu.nmi_blocked = false;
+            return Ok(());
         }
         if self.v86_needs_iopl3() {
             return Err(Fault::GP0);
@@ -322,6 +324,8 @@ impl Exec<'_> {
             // write_eflags leaves RF alone (POPF cannot set it); IRETD loads it.
             self.cpu.eflags = (self.cpu.eflags & !Flags::RF) | (flags & Flags::RF);
         }
+        // Any IRET ends NMI blocking.
+        self.cpu.nmi_blocked = false;
         // IF or TF may have changed: let the run loop look at interrupts.
         self.end_block = true;
         Ok(())

@@ -30,6 +30,8 @@ pub(crate) mod feature {
     pub const PAE: u32 = 1 << 6;
     /// CMPXCHG8B.
     pub const CX8: u32 = 1 << 8;
+    /// An on-chip local APIC (xAPIC at IA32_APIC_BASE; clear while it is globally disabled).
+    pub const APIC: u32 = 1 << 9;
     /// SYSENTER/SYSEXIT.
     pub const SEP: u32 = 1 << 11;
     /// MTRR MSRs (kept as storage; caching is not modelled).
@@ -61,6 +63,7 @@ pub(crate) const LEAF1_EDX: u32 = feature::FPU
     | feature::MSR
     | feature::PAE
     | feature::CX8
+    | feature::APIC
     | feature::SEP
     | feature::MTRR
     | feature::PGE
@@ -72,7 +75,8 @@ pub(crate) const LEAF1_EDX: u32 = feature::FPU
     | feature::SSE
     | feature::SSE2;
 
-/// Leaf 1 EBX: the CLFLUSH line size in 8-byte units (bits 8–15), 64 bytes.
+/// Leaf 1 EBX: the CLFLUSH line size in 8-byte units (bits 8–15), 64 bytes; the initial
+/// APIC ID (bits 24–31) is 0.
 const LEAF1_EBX: u32 = 8 << 8;
 
 /// Leaf 2: one descriptor byte per cache/TLB; 0x01 in AL says "call once". We report
@@ -92,7 +96,10 @@ impl Exec<'_> {
         };
         let (a, b, c, d) = match leaf {
             0 => (MAX_LEAF, word(CPUID_VENDOR, 0), word(CPUID_VENDOR, 2), word(CPUID_VENDOR, 1)),
-            1 => (CPUID_SIGNATURE, LEAF1_EBX, 0, LEAF1_EDX),
+            1 => {
+                let apic_off = self.cpu.msr.apic_base & super::msr::APIC_BASE_ENABLE == 0;
+                (CPUID_SIGNATURE, LEAF1_EBX, 0, if apic_off { LEAF1_EDX & !feature::APIC } else { LEAF1_EDX })
+            }
             2 => (LEAF2_EAX, 0, 0, 0),
             EXT_BASE => (MAX_EXT_LEAF, 0, 0, 0),
             0x8000_0001 => (0, 0, 0, feature::EXT_NX),

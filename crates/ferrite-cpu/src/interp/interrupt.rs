@@ -56,3 +56,59 @@ impl Exec<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::run_real_on;
+
+    /// A bus that requests `left` NMIs, one after another, and counts acknowledgements.
+    struct NmiSource {
+        left: u32,
+        acks: u32,
+    }
+
+    impl crate::IoBus for NmiSource {
+        fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
+            !0
+        }
+        fn io_write(&mut self, _port: u16, _size: u8, _value: u32) {}
+        fn nmi_pending(&mut self) -> bool {
+            self.left > 0
+        }
+        fn nmi_ack(&mut self) {
+            self.left -= 1;
+            self.acks += 1;
+        }
+    }
+
+    #[test]
+    fn test_nmi_ignores_if_and_waits_for_iret_to_nest() {
+        // main: cli; mov cx, 3; spin: loop spin; hlt   (NMIs arrive with IF = 0)
+        let code = [0xFA, 0xB9, 0x03, 0x00, 0xE2, 0xFE, 0xF4];
+        let mut bus = NmiSource { left: 2, acks: 0 };
+        let (cpu, mem) = run_real_on(&code, &mut bus, |_, mem| {
+            // NMI handler at 0000:0400: tracks its nesting depth in [0x604] and the deepest
+            // in [0x605], counts itself in [0x600], keeps its FLAGS in BX, IRETs.
+            mem.write_bytes(2 * 4, &[0x00, 0x04, 0x00, 0x00]);
+            mem.write_bytes(
+                0x400,
+                &[
+                    0xFE, 0x06, 0x04, 0x06, // inc byte [0x604]
+                    0xA0, 0x04, 0x06, // mov al, [0x604]
+                    0x3A, 0x06, 0x05, 0x06, // cmp al, [0x605]
+                    0x76, 0x03, // jbe +3
+                    0xA2, 0x05, 0x06, // mov [0x605], al
+                    0xFF, 0x06, 0x00, 0x06, // inc word [0x600]
+                    0x9C, 0x5B, // pushf; pop bx
+                    0xFE, 0x0E, 0x04, 0x06, // dec byte [0x604]
+                    0xCF, // iret
+                ],
+            );
+        });
+        assert_eq!(bus.acks, 2, "both NMIs taken");
+        assert_eq!(mem.read_u8(0x600), 2);
+        assert_eq!(mem.read_u8(0x605), 1, "the second waited for the first's IRET");
+        assert_eq!(cpu.gpr[3] & 0x200, 0, "IF clear in the handler");
+        assert!(!cpu.nmi_blocked, "IRET ended the blocking");
+    }
+}

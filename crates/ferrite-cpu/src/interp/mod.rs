@@ -43,7 +43,7 @@ use std::rc::Rc;
 pub(crate) use cpuid::CPUID_SIGNATURE;
 pub use debug::DebugState;
 pub(crate) use interrupt::IntKind;
-pub use msr::MsrState;
+pub use msr::{MsrState, APIC_BASE_ADDR_MASK, APIC_BASE_BSP, APIC_BASE_ENABLE};
 
 /// Why [`Cpu::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,11 +310,9 @@ impl Exec<'_> {
         });
         let first = self.deliver(f.vector, IntKind::Exception, f.error_code);
         let Err(second) = first else { return false };
-        // Delivering it faulted: benign + anything is delivered serially; contributory
-        // pairs (and a fault while delivering #DF) escalate.
-        let df = f.vector == Vector::DoubleFault as u8
-            || ((f.is_contributory() || f.vector == Vector::PageFault as u8)
-                && (second.is_contributory() || second.vector == Vector::PageFault as u8));
+        // Delivering it faulted: the pairs of SDM table 6-5 (and a fault while delivering
+        // #DF) escalate; the rest are delivered serially.
+        let df = f.vector == Vector::DoubleFault as u8 || f.escalates_with(&second);
         if f.vector == Vector::DoubleFault as u8 {
             return true;
         }
@@ -329,17 +327,23 @@ impl Exec<'_> {
         }
     }
 
-    /// Delivers a pending external interrupt, or wakes from HLT. Returns an exit when the
-    /// delivery shut the CPU down.
+    /// Delivers a pending NMI or external interrupt, or wakes from HLT. Returns an exit
+    /// when the delivery shut the CPU down.
     #[inline]
     fn service_interrupts(&mut self) -> Option<RunExit> {
-        if self.cpu.eflags & Flags::IF == 0 || self.cpu.int_shadow {
+        if self.cpu.int_shadow {
             return None;
         }
-        if !self.io.intr_pending() {
-            return None;
-        }
-        let vector = self.io.intr_ack();
+        let vector = if !self.cpu.nmi_blocked && self.io.nmi_pending() {
+            self.io.nmi_ack();
+            self.cpu.nmi_blocked = true;
+            Vector::Nmi as u8
+        } else {
+            if self.cpu.eflags & Flags::IF == 0 || !self.io.intr_pending() {
+                return None;
+            }
+            self.io.intr_ack()
+        };
         self.cpu.halted = false;
         self.cpu.cur_eip = self.cpu.eip;
         if let Err(f) = self.deliver(vector, IntKind::External, None) {

@@ -34,8 +34,14 @@ pub(crate) mod index {
     pub const EFER: u32 = 0xC000_0080;
 }
 
+/// IA32_APIC_BASE bit 8: this is the bootstrap processor (read only).
+pub const APIC_BASE_BSP: u64 = 1 << 8;
+/// IA32_APIC_BASE bit 11: the local APIC is globally enabled.
+pub const APIC_BASE_ENABLE: u64 = 1 << 11;
+/// IA32_APIC_BASE bits 12–35: the register page's physical address.
+pub const APIC_BASE_ADDR_MASK: u64 = 0xF_FFFF_F000;
 /// IA32_APIC_BASE after reset: base 0xFEE00000, global enable, bootstrap processor.
-pub(crate) const APIC_BASE_RESET: u64 = 0xFEE0_0000 | (1 << 11) | (1 << 8);
+pub(crate) const APIC_BASE_RESET: u64 = 0xFEE0_0000 | APIC_BASE_ENABLE | APIC_BASE_BSP;
 /// IA32_PAT after reset: WB, WT, UC-, UC repeated.
 pub(crate) const PAT_RESET: u64 = 0x0007_0406_0007_0406;
 /// MTRRcap: 8 variable ranges, fixed ranges supported, write-combining supported.
@@ -148,7 +154,17 @@ impl Exec<'_> {
         match msr {
             TSC => self.cpu.tsc = v,
             BIOS_SIGN_ID | MCG_STATUS => {}
-            APIC_BASE => m.apic_base = v & 0xFFFF_F900,
+            APIC_BASE => {
+                // Base (bits 12–35), global enable (11); BSP (8) is read only; x2APIC (10)
+                // and the low byte are reserved.
+                if v & !(APIC_BASE_ADDR_MASK | APIC_BASE_ENABLE | APIC_BASE_BSP) != 0 {
+                    return None;
+                }
+                m.apic_base = (v & (APIC_BASE_ADDR_MASK | APIC_BASE_ENABLE)) | (m.apic_base & APIC_BASE_BSP);
+                let value = m.apic_base;
+                self.io.apic_base_written(value);
+                self.end_block = true;
+            }
             SYSENTER_CS => m.sysenter_cs = v as u32 & 0xFFFF,
             SYSENTER_ESP => m.sysenter_esp = v as u32,
             SYSENTER_EIP => m.sysenter_eip = v as u32,
@@ -222,6 +238,26 @@ mod tests {
         let (cpu, _) = run_real(&code);
         assert_eq!(cpu.msr.sysenter_eip, 0x1234_5678);
         assert_eq!(cpu.gpr[0], 0x1234_5678);
+    }
+
+    #[test]
+    fn test_apic_base_msr_keeps_bsp_and_clearing_enable_hides_cpuid_apic() {
+        let code = [
+            0x66, 0xB9, 0x1B, 0x00, 0x00, 0x00, // mov ecx, 0x1b
+            0x0F, 0x32, // rdmsr
+            0x66, 0x89, 0xC6, // mov esi, eax
+            0x66, 0xB8, 0x00, 0x00, 0xE0, 0xFE, // mov eax, 0xfee00000 (enable and BSP clear)
+            0x0F, 0x30, // wrmsr
+            0x66, 0xB8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1
+            0x0F, 0xA2, // cpuid
+            0xF4,
+        ];
+        let (cpu, _) = run_real(&code);
+        assert_eq!(cpu.gpr[6], 0xFEE0_0900, "reset value: base, enable, BSP");
+        assert_eq!(cpu.msr.apic_base, 0xFEE0_0100, "BSP is read only");
+        assert_eq!(cpu.gpr[2] & super::super::cpuid::feature::APIC, 0, "CPUID hides a disabled APIC");
+        let (cpu, _) = run_real(&[0x66, 0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0xF4]);
+        assert_ne!(cpu.gpr[2] & super::super::cpuid::feature::APIC, 0, "CPUID.1:EDX.APIC");
     }
 
     #[test]

@@ -30,9 +30,9 @@ use ferrite_devices::fw_cfg::{FwCfg, FW_CFG_MAX_FILE_PATH};
 use ferrite_mem::PhysMem;
 
 /// Whether the machine has a local APIC and an I/O APIC, so the tables include a MADT.
-/// `false` until the APIC devices are wired into the board: a MADT announcing APICs
-/// that do not answer would break the guest.
-pub const MACHINE_HAS_APICS: bool = false;
+/// The board wires both (`crate::apic`: local APIC at 0xFEE00000, I/O APIC ID 0 at
+/// 0xFEC00000 with ISA IRQ 0 on pin 2), matching the MADT's entries.
+pub const MACHINE_HAS_APICS: bool = true;
 
 /// fw_cfg file holding the RSDP.
 pub const RSDP_FILE: &str = "etc/acpi/rsdp";
