@@ -103,6 +103,12 @@ pub(crate) enum Kind {
     Push,
     /// POP into a register.
     Pop,
+    /// IMUL dst, src (two operands) or IMUL dst, src, imm (three).
+    Imul { three: bool },
+    /// XCHG of two registers.
+    Xchg,
+    /// LOOP/LOOPE/LOOPNE/JCXZ (`op` 0..3), counting in ECX (`ecx`) or CX.
+    Loop { op: u8, ecx: bool },
 }
 
 /// A handler: one fast form's semantics (EIP already points past the instruction).
@@ -347,6 +353,65 @@ fn lower_operands(ins: &Instruction) -> Option<(Uop, u8, u8)> {
             u.imm = src.imm;
             Some((u, NONE, src.kind))
         }
+        M::Imul if ins.op_count() == 2 || ins.op_count() == 3 => {
+            let three = ins.op_count() == 3;
+            let size = operand_size(ins, 0);
+            let dst = operand(ins, 0, size, &mut u.mem)?;
+            let src = operand(ins, 1, size, &mut u.mem)?;
+            if !matches!(size, 2 | 4) || dst.kind != REG || src.kind == IMM {
+                return None;
+            }
+            if three {
+                let imm = operand(ins, 2, size, &mut u.mem)?;
+                if imm.kind != IMM {
+                    return None;
+                }
+                u.imm = imm.imm;
+            }
+            u.kind = Kind::Imul { three };
+            u.size = size;
+            u.dreg = dst.reg;
+            u.sreg = src.reg;
+            Some((u, REG, src.kind))
+        }
+        M::Xchg => {
+            let (u, d, s) = two(u, Kind::Xchg)?;
+            (d == REG && s == REG).then_some((u, d, s))
+        }
+        M::Loop | M::Loope | M::Loopne | M::Jcxz | M::Jecxz => {
+            let op = match m {
+                M::Loop => 0,
+                M::Loope => 1,
+                M::Loopne => 2,
+                _ => 3,
+            };
+            let ecx = matches!(
+                ins.code(),
+                Code::Loop_rel8_16_ECX
+                    | Code::Loop_rel8_32_ECX
+                    | Code::Loope_rel8_16_ECX
+                    | Code::Loope_rel8_32_ECX
+                    | Code::Loopne_rel8_16_ECX
+                    | Code::Loopne_rel8_32_ECX
+                    | Code::Jecxz_rel8_16
+                    | Code::Jecxz_rel8_32
+            );
+            let known = matches!(
+                ins.code(),
+                Code::Loop_rel8_16_CX
+                    | Code::Loop_rel8_32_CX
+                    | Code::Loope_rel8_16_CX
+                    | Code::Loope_rel8_32_CX
+                    | Code::Loopne_rel8_16_CX
+                    | Code::Loopne_rel8_32_CX
+                    | Code::Jcxz_rel8_16
+                    | Code::Jcxz_rel8_32
+            );
+            if !ecx && !known {
+                return None;
+            }
+            branch(u, Kind::Loop { op, ecx })
+        }
         M::Pop => {
             let size = ins.stack_pointer_increment() as u8;
             if ins.op_count() != 1
@@ -445,6 +510,24 @@ impl Exec<'_> {
             });
         }
         Ok(self.phys_read(p, size))
+    }
+
+    /// `push` while `fast_ok` holds: the store goes through [`Exec::uop_write`].
+    #[inline(always)]
+    pub(super) fn uop_push(&mut self, size: u8, v: u32) -> Result<(), Fault> {
+        let sp = self.sp().wrapping_sub(size as u32) & self.stack_mask();
+        self.uop_write(SegReg::Ss, sp, size, v & size_mask(size))?;
+        self.set_sp(sp);
+        Ok(())
+    }
+
+    /// `pop` while `fast_ok` holds.
+    #[inline(always)]
+    pub(super) fn uop_pop(&mut self, size: u8) -> Result<u32, Fault> {
+        let sp = self.sp();
+        let v = self.uop_read(SegReg::Ss, sp, size)?;
+        self.set_sp(sp.wrapping_add(size as u32));
+        Ok(v)
     }
 
     /// `write_mem` while `fast_ok` holds: plain RAM that holds no decoded code is written

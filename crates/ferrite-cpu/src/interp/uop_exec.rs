@@ -12,7 +12,7 @@ use super::shift::shift_rotate;
 use super::uop::{AluOp, Handler, Kind, Uop, IMM, MEM, NONE, REG};
 use super::Exec;
 use crate::fault::Fault;
-use crate::flags::{add_flags, logic_flags, sign_extend, size_mask, sub_flags, Flags};
+use crate::flags::{add_flags, logic_flags, sign_extend, size_mask, sub_flags, szp, Flags};
 use crate::state::SegReg;
 use iced_x86::ConditionCode;
 
@@ -192,14 +192,16 @@ fn call<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
     if target > ex.cpu.seg[SegReg::Cs as usize].limit {
         return Err(Fault::GP0);
     }
-    ex.push(SZ, ret_eip)?;
+    ex.uop_push(SZ, ret_eip)?;
     ex.cpu.eip = target;
     Ok(())
 }
 
 /// RET near (`exec_ret_near` without a release count).
 fn ret<const SZ: u8>(ex: &mut Exec<'_>, _u: &Uop) -> Result<(), Fault> {
-    let target = ex.peek(0, SZ)?;
+    // peek(0): the return address at SS:SP, SP still unchanged.
+    let sp = ex.sp();
+    let target = ex.uop_read(SegReg::Ss, sp, SZ)?;
     if target > ex.cpu.seg[SegReg::Cs as usize].limit {
         return Err(Fault::GP0);
     }
@@ -212,13 +214,65 @@ fn ret<const SZ: u8>(ex: &mut Exec<'_>, _u: &Uop) -> Result<(), Fault> {
 /// PUSH register, memory or immediate.
 fn push<const SZ: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
     let v = read_src::<SZ, S>(ex, u)?;
-    ex.push(SZ, v)
+    ex.uop_push(SZ, v)
 }
 
 /// POP into a register.
 fn pop<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
-    let v = ex.pop(SZ)?;
+    let v = ex.uop_pop(SZ)?;
     ex.gpr_set(u.dreg, SZ, v);
+    Ok(())
+}
+
+/// Two- and three-operand IMUL (`imul_trunc`): the truncated signed product into a
+/// register; CF = OF = the product did not fit, SF/ZF/PF from the stored part.
+fn imul<const SZ: u8, const S: u8, const THREE: bool>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let (a, b) = if THREE {
+        (read_src::<SZ, S>(ex, u)?, u.imm)
+    } else {
+        let a = ex.gpr_get(u.dreg, SZ);
+        (a, read_src::<SZ, S>(ex, u)?)
+    };
+    let p = (sign_extend(a, SZ) as i32 as i64) * (sign_extend(b, SZ) as i32 as i64);
+    let low = p as u32 & size_mask(SZ);
+    let overflow = sign_extend(low, SZ) as i32 as i64 != p;
+    ex.gpr_set(u.dreg, SZ, low);
+    let f = szp(low, SZ) | if overflow { Flags::CF | Flags::OF } else { 0 };
+    set_flags(ex, Flags::ARITH, f);
+    Ok(())
+}
+
+/// XCHG of two registers.
+fn xchg<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let a = ex.gpr_get(u.dreg, SZ);
+    let b = ex.gpr_get(u.sreg, SZ);
+    ex.gpr_set(u.dreg, SZ, b);
+    ex.gpr_set(u.sreg, SZ, a);
+    Ok(())
+}
+
+/// LOOP (`OP` 0), LOOPE (1), LOOPNE (2), JCXZ/JECXZ (3) counting in ECX or CX
+/// (`exec_loop`: the limit check comes before the count is written).
+fn loop_op<const OP: u8, const ECX: bool, const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let count_mask = if ECX { 0xFFFF_FFFF } else { 0xFFFF };
+    let count = ex.cpu.gpr[1] & count_mask;
+    let zf = ex.cpu.eflags & Flags::ZF != 0;
+    let next = count.wrapping_sub(1) & count_mask;
+    let (taken, new_count) = match OP {
+        0 => (next != 0, next),
+        1 => (next != 0 && zf, next),
+        2 => (next != 0 && !zf, next),
+        _ => (count == 0, count),
+    };
+    let target = branch_target::<SZ>(ex, u);
+    if taken && target > ex.cpu.seg[SegReg::Cs as usize].limit {
+        return Err(Fault::GP0);
+    }
+    let c = &mut ex.cpu.gpr[1];
+    *c = (*c & !count_mask) | new_count;
+    if taken {
+        ex.cpu.eip = target;
+    }
     Ok(())
 }
 
@@ -379,5 +433,30 @@ pub(super) fn handler(u: &Uop, d: u8, s: u8) -> Option<Handler> {
         },
         Kind::Pop if d == REG && s == NONE => by_size!(u.size, [2, 4], |SZ| pop::<SZ>),
         Kind::Pop => None,
+        Kind::Imul { three } => match (s, three) {
+            (REG, false) => by_size!(u.size, [2, 4], |SZ| imul::<SZ, REG, false>),
+            (MEM, false) => by_size!(u.size, [2, 4], |SZ| imul::<SZ, MEM, false>),
+            (REG, true) => by_size!(u.size, [2, 4], |SZ| imul::<SZ, REG, true>),
+            (MEM, true) => by_size!(u.size, [2, 4], |SZ| imul::<SZ, MEM, true>),
+            _ => None,
+        },
+        Kind::Xchg => by_size!(u.size, [1, 2, 4], |SZ| xchg::<SZ>),
+        Kind::Loop { op, ecx } => {
+            macro_rules! loop_for {
+                ($op:literal) => {
+                    match ecx {
+                        true => by_size!(u.size, [2, 4], |SZ| loop_op::<$op, true, SZ>),
+                        false => by_size!(u.size, [2, 4], |SZ| loop_op::<$op, false, SZ>),
+                    }
+                };
+            }
+            match op {
+                0 => loop_for!(0),
+                1 => loop_for!(1),
+                2 => loop_for!(2),
+                3 => loop_for!(3),
+                _ => None,
+            }
+        }
     }
 }

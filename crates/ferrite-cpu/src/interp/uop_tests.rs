@@ -1,6 +1,7 @@
 //! The interpreter's fast forms (`uop.rs`) against its generic dispatch: random 32-bit
 //! programs built from the instruction families that have fast forms (MOV, MOVZX/MOVSX,
-//! LEA, ALU, INC/DEC, shifts, Jcc, CALL/RET, PUSH/POP, in 8-, 16- and 32-bit operand
+//! LEA, ALU, INC/DEC, shifts, IMUL, XCHG, Jcc, LOOPcc/JECXZ, CALL/RET, PUSH/POP, in 8-,
+//! 16- and 32-bit operand
 //! sizes, register and memory operands) run once with the fast forms and once without;
 //! registers, flags, EIP, counters, the last fault and RAM must be identical. One variant
 //! gives DS a small limit, so memory operands fault part way through and the fault
@@ -77,7 +78,7 @@ fn instruction(rng: &mut Lcg, stack: bool) -> Vec<u8> {
         let v = rng.next();
         out.extend_from_slice(&v.to_le_bytes()[..size as usize]);
     };
-    let mut family = rng.below(12);
+    let mut family = rng.below(14);
     if family == 9 && !stack {
         family = 10;
     }
@@ -201,6 +202,41 @@ fn instruction(rng: &mut Lcg, stack: bool) -> Vec<u8> {
                 }
             }
         }
+        12 => {
+            // IMUL r, r/m (0F AF) or IMUL r, r/m, imm (69 / 6B), 16- or 32-bit
+            if size == 1 {
+                out.push(0x66);
+            }
+            let d = DST32[rng.below(3) as usize];
+            let rm = if rng.below(2) == 0 { Some(rng.below(8) as u8) } else { None };
+            match rng.below(3) {
+                0 => {
+                    out.extend_from_slice(&[0x0F, 0xAF]);
+                    out.extend(modrm(rng, d, rm));
+                }
+                1 => {
+                    out.push(0x6B);
+                    out.extend(modrm(rng, d, rm));
+                    out.push(rng.next() as u8);
+                }
+                _ => {
+                    out.push(0x69);
+                    out.extend(modrm(rng, d, rm));
+                    let width = if out[0] == 0x66 { 2 } else { 4 };
+                    out.extend_from_slice(&rng.next().to_le_bytes()[..width]);
+                }
+            }
+        }
+        13 => {
+            // XCHG of two writable registers
+            let (a, b) = if size == 1 {
+                (DST8[rng.below(6) as usize], DST8[rng.below(6) as usize])
+            } else {
+                (DST32[rng.below(3) as usize], DST32[rng.below(3) as usize])
+            };
+            out.push(0x86 | w);
+            out.push(0xC0 | a << 3 | b);
+        }
         _ => {
             // a 32-bit ALU reg, reg to keep the flags moving
             out.retain(|&b| b != 0x66);
@@ -218,7 +254,17 @@ fn program(seed: u64, count: usize) -> Vec<u8> {
     let mut code = Vec::new();
     let mut calls = Vec::new();
     for _ in 0..count {
-        match rng.below(10) {
+        match rng.below(11) {
+            10 => {
+                // LOOP/LOOPE/LOOPNE/JECXZ (with a 0x67 prefix: CX) over the next instruction
+                let next = instruction(&mut rng, true);
+                if rng.below(4) == 0 {
+                    code.push(0x67);
+                }
+                code.push(0xE0 + rng.below(4) as u8);
+                code.push(next.len() as u8);
+                code.extend(next);
+            }
             0 => {
                 let next = instruction(&mut rng, true);
                 code.push(0x70 + rng.below(16) as u8);
@@ -317,6 +363,8 @@ fn test_frequent_forms_are_lowered() {
     assert!(matches!(lowered(&[0x33, 0x04, 0x95, 0, 0, 1, 0]), Kind::Alu(_))); // xor eax, [edx*4+0x10000]
     assert!(matches!(lowered(&[0x75, 0x00]), Kind::Jcc(_))); // jnz
     assert_eq!(lowered(&[0xC3]), Kind::Ret);
+    assert_eq!(lowered(&[0x0F, 0xAF, 0x07]), Kind::Imul { three: false }); // imul eax, [edi]
+    assert_eq!(lowered(&[0xE2, 0xFE]), Kind::Loop { op: 0, ecx: true });
     assert_eq!(lowered(&[0xF0, 0x01, 0x03]), Kind::Generic, "LOCK add stays generic");
     assert_eq!(lowered(&[0x8E, 0xD8]), Kind::Generic, "mov ds, ax stays generic");
     assert_eq!(lowered(&[0xC2, 0x04, 0x00]), Kind::Generic, "ret imm16 stays generic");
