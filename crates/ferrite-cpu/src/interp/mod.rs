@@ -119,29 +119,33 @@ impl Exec<'_> {
             };
             let max = if self.cpu.int_shadow { 1 } else { block.insns.len() };
             let mut fast = self.fast_ok();
+            // Fast forms retired since the counters were last brought up to date.
+            let mut retired = 0u64;
             for (ins, u) in block.insns[..max].iter().zip(block.uops.iter()) {
                 if let (true, Some(run)) = (fast, u.run) {
                     // A fast form: what exec_one does, minus what fast_ok rules out
-                    // (TF traps, debug and watch checks, the interrupt shadow, #AC).
+                    // (TF traps, debug and watch checks, the interrupt shadow, #AC, a
+                    // set RF). cur_eip is only needed when it faults; the instruction
+                    // and TSC counts are added up at the next exit or generic step.
                     left -= 1;
-                    let cpu = &mut *self.cpu;
-                    let start = cpu.eip;
-                    cpu.cur_eip = start;
+                    let start = self.cpu.eip;
                     let next = start.wrapping_add(u.len as u32);
-                    cpu.eip = if block.code32 { next } else { next & 0xFFFF };
+                    self.cpu.eip = if block.code32 { next } else { next & 0xFFFF };
                     self.end_block = false;
                     if let Err(f) = run(self, u) {
-                        self.cpu.eip = self.cpu.cur_eip;
+                        self.retire(retired);
+                        self.cpu.cur_eip = start;
+                        self.cpu.eip = start;
                         if self.raise(f) {
                             return RunExit::TripleFault;
                         }
+                        retired = 0;
                         break;
                     }
-                    let cpu = &mut *self.cpu;
-                    cpu.insns += 1;
-                    cpu.tsc = cpu.tsc.wrapping_add(1);
-                    cpu.eflags &= !Flags::RF;
+                    retired += 1;
                     if self.end_block || self.mem.code_written() || left == 0 {
+                        self.retire(retired);
+                        retired = 0;
                         if self.io.stop_requested() {
                             return RunExit::Stopped;
                         }
@@ -149,6 +153,8 @@ impl Exec<'_> {
                     }
                     continue;
                 }
+                self.retire(retired);
+                retired = 0;
                 if self.cpu.hooks.any_break && self.at_breakpoint() {
                     return RunExit::Breakpoint;
                 }
@@ -178,8 +184,16 @@ impl Exec<'_> {
                 }
                 fast = self.fast_ok();
             }
+            self.retire(retired);
         }
         RunExit::Budget
+    }
+
+    /// Counts `n` retired instructions (and TSC ticks, one per instruction).
+    #[inline(always)]
+    fn retire(&mut self, n: u64) {
+        self.cpu.insns += n;
+        self.cpu.tsc = self.cpu.tsc.wrapping_add(n);
     }
 
     /// Whether CS:EIP sits on a host breakpoint (consuming a pending `resume`).

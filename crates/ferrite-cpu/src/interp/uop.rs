@@ -16,7 +16,8 @@
 //! `pop`, the CS limit check) and in the same order of reads, checks and writes, so a
 //! fault leaves the same state. The run loop only takes the fast path while nothing is
 //! watching individual instructions or accesses (no TF, no debug registers armed, no
-//! host breakpoints or watchpoints, no alignment checking, no interrupt shadow); see
+//! host breakpoints or watchpoints, no alignment checking, no interrupt shadow, RF
+//! clear); see
 //! [`Exec::fast_ok`]. `uop_tests.rs` runs random programs with the fast forms on and off
 //! and compares the whole machine state.
 
@@ -437,7 +438,7 @@ impl Exec<'_> {
     #[inline]
     pub(super) fn fast_ok(&self) -> bool {
         let c = &*self.cpu;
-        c.eflags & (Flags::TF | Flags::AC) == 0
+        c.eflags & (Flags::TF | Flags::AC | Flags::RF) == 0
             && !c.int_shadow
             && c.dbg.exec_mask == 0
             && !c.dbg.data_armed()
