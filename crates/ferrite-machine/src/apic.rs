@@ -149,3 +149,80 @@ impl Board {
         self.chipset.ioapic.reset();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::board::Board;
+    use crate::irq::IRQ_COM1;
+    use ferrite_cpu::IoBus;
+    use ferrite_devices::debugcon::Debugcon;
+    use ferrite_devices::exit_port::ExitPort;
+    use ferrite_devices::ioapic::{redir, IOAPIC_BASE, IOWIN};
+    use ferrite_devices::lapic::{lvt, reg, LAPIC_BASE};
+    use ferrite_devices::post_code::PostCode;
+    use ferrite_devices::IrqLine;
+
+    fn board() -> Board {
+        let mut b = Board::new(Debugcon::new(None), ExitPort::new(), PostCode::new(0x80), false).unwrap();
+        b.mmio_write(LAPIC_BASE + reg::SVR, 4, 0x1FF);
+        b
+    }
+
+    fn redirect(b: &mut Board, pin: u32, low: u32) {
+        b.mmio_write(IOAPIC_BASE, 4, 0x10 + 2 * pin);
+        b.mmio_write(IOAPIC_BASE + IOWIN, 4, low);
+    }
+
+    #[test]
+    fn test_apic_level_irq_through_ioapic_to_cpu_and_eoi_back() {
+        let mut b = board();
+        b.io_write(0x21, 1, 0xFF); // the 8259s masked, as a guest using the I/O APIC does
+        b.io_write(0xA1, 1, 0xFF);
+        redirect(&mut b, IRQ_COM1 as u32, redir::LEVEL as u32 | 0x44);
+        let com1 = b.irqs.line(IRQ_COM1);
+        com1.set(true);
+        assert!(b.intr_pending(), "COM1's line reaches the CPU through pin 4");
+        assert_eq!(b.intr_ack(), 0x44);
+        assert!(!b.intr_pending(), "in service, remote IRR set");
+        b.mmio_write(IOAPIC_BASE, 4, 0x10 + 2 * IRQ_COM1 as u32);
+        assert_ne!(b.mmio_read(IOAPIC_BASE + IOWIN, 4) & redir::REMOTE_IRR as u32, 0);
+        com1.set(false);
+        b.mmio_write(LAPIC_BASE + reg::EOI, 4, 0);
+        assert_eq!(b.mmio_read(IOAPIC_BASE + IOWIN, 4) & redir::REMOTE_IRR as u32, 0, "EOI broadcast");
+        assert!(!b.intr_pending());
+    }
+
+    #[test]
+    fn test_apic_8259_only_through_lint0_extint() {
+        let mut b = board();
+        for (port, v) in [(0x20, 0x11), (0x21, 0x08), (0x21, 0x04), (0x21, 0x01), (0x21, 0xEF)] {
+            b.io_write(port, 1, v);
+        }
+        b.irqs.line(IRQ_COM1).set(true);
+        assert!(b.intr_pending(), "LINT0 in ExtINT mode passes the 8259's INT");
+        b.mmio_write(LAPIC_BASE + reg::LVT_LINT0, 4, lvt::MASKED | 0x700);
+        assert!(!b.intr_pending(), "masked LINT0 holds it");
+        b.apic_base_written(0xFEE0_0000); // global disable: the 8259 straight to the CPU
+        assert!(b.intr_pending());
+        assert_eq!(b.intr_ack(), 0x08 + IRQ_COM1);
+    }
+
+    #[test]
+    fn test_apic_timer_deadline_joins_the_board_and_nmi_self_ipi() {
+        let mut b = board();
+        assert_eq!(b.next_deadline(), None);
+        b.mmio_write(LAPIC_BASE + reg::LVT_TIMER, 4, 0x50);
+        b.mmio_write(LAPIC_BASE + reg::TIMER_DIVIDE, 4, 0xB);
+        b.mmio_write(LAPIC_BASE + reg::TIMER_INITIAL, 4, 100);
+        assert!(b.stop_requested(), "the count starts at an up-to-date time");
+        b.set_now(5_000);
+        assert_eq!(b.next_deadline(), Some(5_000 + 100 * ferrite_devices::lapic::BUS_NS_PER_TICK));
+        b.set_now(10_000);
+        assert!(b.intr_pending());
+        assert_eq!(b.intr_ack(), 0x50);
+        b.mmio_write(LAPIC_BASE + reg::ICR_LO, 4, 1 << 18 | lvt::MODE_NMI << 8);
+        assert!(b.nmi_pending());
+        b.nmi_ack();
+        assert!(!b.nmi_pending());
+    }
+}

@@ -34,6 +34,8 @@ pub(crate) mod index {
     pub const EFER: u32 = 0xC000_0080;
 }
 
+/// IA32_EFER.SCE (bit 0): SYSCALL enable.
+const EFER_SCE: u64 = 1;
 /// IA32_APIC_BASE bit 8: this is the bootstrap processor (read only).
 pub const APIC_BASE_BSP: u64 = 1 << 8;
 /// IA32_APIC_BASE bit 11: the local APIC is globally enabled.
@@ -173,8 +175,9 @@ impl Exec<'_> {
             PAT => m.pat = v,
             MTRR_DEF_TYPE => m.mtrr_def_type = v & 0xCFF,
             EFER => {
-                // Only NXE exists on this CPU.
-                if v & !EFER_NXE != 0 {
+                // NXE, and SCE (read/write; SYSCALL itself exists only in 64-bit mode,
+                // which this CPU lacks). LME and the rest are reserved.
+                if v & !(EFER_NXE | EFER_SCE) != 0 {
                     return None;
                 }
                 self.cpu.efer = v;
@@ -258,6 +261,22 @@ mod tests {
         assert_eq!(cpu.gpr[2] & super::super::cpuid::feature::APIC, 0, "CPUID hides a disabled APIC");
         let (cpu, _) = run_real(&[0x66, 0xB8, 1, 0, 0, 0, 0x0F, 0xA2, 0xF4]);
         assert_ne!(cpu.gpr[2] & super::super::cpuid::feature::APIC, 0, "CPUID.1:EDX.APIC");
+    }
+
+    #[test]
+    fn test_efer_keeps_sce_and_nxe() {
+        let code = [
+            0x66, 0xB9, 0x80, 0x00, 0x00, 0xC0, // mov ecx, 0xc0000080
+            0x66, 0xB8, 0x01, 0x08, 0x00, 0x00, // mov eax, 0x801 (NXE | SCE)
+            0x66, 0x31, 0xD2, // xor edx, edx
+            0x0F, 0x30, // wrmsr
+            0x66, 0x31, 0xC0, // xor eax, eax
+            0x0F, 0x32, // rdmsr
+            0xF4,
+        ];
+        let (cpu, _) = run_real(&code);
+        assert_eq!(cpu.efer, 0x801);
+        assert_eq!(cpu.gpr[0], 0x801);
     }
 
     #[test]
