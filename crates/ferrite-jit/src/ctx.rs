@@ -93,6 +93,54 @@ pub(crate) struct JitCtx {
     pub(crate) steps: u64,
     /// Soft-TLB fills generated code asked the MMU for (probe misses).
     pub(crate) fills: u64,
+    /// Per instruction address (CS base + EIP): mnemonic, in-block helper calls and
+    /// dispatcher steps; only while profiling (`Jit::set_step_profile`).
+    pub(crate) profile: Option<Box<StepProfile>>,
+}
+
+/// The step profile: linear address → (mnemonic, helper calls, dispatcher steps).
+pub(crate) type StepProfile = hashbrown::HashMap<u32, (String, u64, u64)>;
+
+impl JitCtx {
+    /// Counts one interpreter step of the instruction at CS:EIP (`helper`: from inside a
+    /// block), decoding it the first time it is seen.
+    pub(crate) fn note_step(&mut self, cpu: &Cpu, mem: &PhysMem, helper: bool) {
+        let Some(p) = self.profile.as_mut() else { return };
+        let linear = cpu.pc_linear();
+        let e = p.entry(linear).or_insert_with(|| (mnemonic_at(cpu, mem, linear), 0, 0));
+        if helper {
+            e.1 += 1;
+        } else {
+            e.2 += 1;
+        }
+    }
+}
+
+/// The form of the instruction at `linear` (through the soft TLB with paging): iced's
+/// code name (mnemonic and operand forms) with any REP prefix, or "?" when its bytes are
+/// not reachable.
+fn mnemonic_at(cpu: &Cpu, mem: &PhysMem, linear: u32) -> String {
+    let phys = if cpu.cr0 & (1 << 31) != 0 {
+        let e = cpu.tlb.entry(linear, cpu.cpl() == 3);
+        if e.exec_tag != linear & !0xFFF {
+            return "?".to_string();
+        }
+        linear.wrapping_add(e.addend)
+    } else {
+        linear
+    };
+    let mut bytes = [0u8; 15];
+    mem.read_bytes(phys, &mut bytes);
+    let bits = if cpu.code32() { 32 } else { 16 };
+    let ins = iced_x86::Decoder::with_ip(bits, &bytes, 0, iced_x86::DecoderOptions::NONE).decode();
+    let rep = if ins.has_rep_prefix() {
+        "rep "
+    } else if ins.has_repne_prefix() {
+        "repne "
+    } else {
+        ""
+    };
+    format!("{rep}{:?}", ins.code())
 }
 
 impl JitCtx {
@@ -116,6 +164,7 @@ impl JitCtx {
             step_exit: None,
             steps: 0,
             fills: 0,
+            profile: None,
         }
     }
 

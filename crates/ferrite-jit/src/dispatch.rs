@@ -14,6 +14,21 @@ use ferrite_mem::{PhysMem, Target, PAGE_FAST_READ, PAGE_SHIFT, PAGE_SIZE};
 /// CR0.PG.
 const CR0_PG: u32 = 1 << 31;
 
+/// Most instructions the interpreter runs in one go for code on a page left to it for
+/// self-modifying code.
+const SMC_STRETCH: u64 = 256;
+
+/// What the dispatcher found at CS:EIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A cached block (which may still be "not translatable").
+    Block(usize),
+    /// Nothing to run natively now: the interpreter runs one instruction.
+    Interpret,
+    /// Code on a page left to the interpreter for self-modifying code.
+    SmcPage,
+}
+
 /// The entry trampoline's signature.
 // SAFETY: a pointer type only; calling it is unsafe and justified at the one call site.
 type EntryFn = unsafe extern "sysv64" fn(*mut Cpu, *mut JitCtx, *const u8);
@@ -26,17 +41,32 @@ impl Jit {
         // The last block left through an indirect branch: remember its target in the
         // jump cache once it is found.
         let mut indirect = false;
+        // The interpreter may drain written code pages itself while it runs a stretch of
+        // self-modifying code (`interpret_stretch`); the log keeps them for us.
+        mem.set_code_write_log(true);
         while left > 0 {
             self.drain_code_writes(cpu, mem);
             let interrupt = cpu.eflags & Flags::IF != 0 && io.intr_pending() || !cpu.nmi_blocked && io.nmi_pending();
-            let found = if self.broken || interrupt || !can_translate(cpu) { None } else { self.find_block(cpu, mem) };
-            let Some(idx) = found else {
-                chain_from = None;
-                indirect = false;
-                if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
-                    return exit;
+            let found = if self.broken || interrupt || !can_translate(cpu) {
+                Found::Interpret
+            } else {
+                self.find_block(cpu, mem)
+            };
+            let idx = match found {
+                Found::Block(idx) => idx,
+                Found::Interpret | Found::SmcPage => {
+                    chain_from = None;
+                    indirect = false;
+                    let exit = if found == Found::SmcPage {
+                        self.interpret_stretch(cpu, mem, io, &mut left)
+                    } else {
+                        self.interpret_one(cpu, mem, io, &mut left)
+                    };
+                    if let Some(exit) = exit {
+                        return exit;
+                    }
+                    continue;
                 }
-                continue;
             };
             let block = self.cache.block(idx);
             let Some(entry) = block.entry else {
@@ -98,7 +128,9 @@ impl Jit {
             cpu.insns = cpu.insns.wrapping_add(retired);
             cpu.tsc = cpu.tsc.wrapping_add(retired);
             left = left.saturating_sub(cpu.insns.wrapping_sub(before));
-            self.stats.interp_steps += std::mem::take(&mut self.ctx.steps);
+            let steps = std::mem::take(&mut self.ctx.steps);
+            self.stats.interp_steps += steps;
+            self.stats.helper_calls += steps;
             self.stats.tlb_fills += std::mem::take(&mut self.ctx.fills);
             if let Some(exit) = self.ctx.step_exit.take() {
                 return exit;
@@ -128,18 +160,49 @@ impl Jit {
         left: &mut u64,
     ) -> Option<RunExit> {
         self.stats.interp_steps += 1;
+        if self.ctx.profile.is_some() {
+            self.ctx.note_step(cpu, mem, false);
+        }
         let exit = cpu.step(mem, io);
         *left -= 1;
         self.drain_code_writes(cpu, mem);
         (exit != RunExit::Budget).then_some(exit)
     }
 
-    /// Drops translations (and the interpreter's decoded blocks) of written code pages.
+    /// Runs up to [`SMC_STRETCH`] instructions in the interpreter at once (its own run
+    /// loop, whole decoded blocks): code on a page that keeps being rewritten, where one
+    /// `Cpu::step` per instruction would decode a fresh block at every EIP after every
+    /// write. The interpreter drains the written code pages itself; the code-write log
+    /// hands them to `drain_code_writes` before any translation runs again.
+    fn interpret_stretch(
+        &mut self,
+        cpu: &mut Cpu,
+        mem: &mut PhysMem,
+        io: &mut dyn IoBus,
+        left: &mut u64,
+    ) -> Option<RunExit> {
+        let n = (*left).min(SMC_STRETCH);
+        let before = cpu.insns;
+        let exit = cpu.run(mem, io, n);
+        self.stats.interp_steps += cpu.insns.wrapping_sub(before);
+        self.drain_code_writes(cpu, mem);
+        if exit != RunExit::Budget {
+            return Some(exit);
+        }
+        // `Cpu::run` returns `Budget` only once it used all of `n`.
+        *left -= n;
+        None
+    }
+
+    /// Drops translations (and the interpreter's decoded blocks) of written code pages,
+    /// whether the pages are still pending or the interpreter already took them.
     fn drain_code_writes(&mut self, cpu: &mut Cpu, mem: &mut PhysMem) {
-        if !mem.code_written() {
+        if !mem.code_written() && !mem.code_write_logged() {
             return;
         }
-        for page in mem.take_written_code_pages() {
+        let mut pages = mem.take_written_code_pages();
+        pages.extend(mem.take_code_write_log());
+        for page in pages {
             cpu.invalidate_decoded_page(page);
             let removed = self.cache.remove_page(page);
             if !removed.is_empty() {
@@ -157,23 +220,23 @@ impl Jit {
         }
     }
 
-    /// The block for CS:EIP, translating it once it is hot; `None` to interpret.
-    fn find_block(&mut self, cpu: &Cpu, mem: &mut PhysMem) -> Option<usize> {
-        let key = block_key(cpu, mem)?;
+    /// The block for CS:EIP, translating it once it is hot.
+    fn find_block(&mut self, cpu: &Cpu, mem: &mut PhysMem) -> Found {
+        let Some(key) = block_key(cpu, mem) else { return Found::Interpret };
         if let Some(idx) = self.cache.get(&key) {
-            return Some(idx);
+            return Found::Block(idx);
         }
         if !self.smc_pages.is_empty()
             && self.smc_pages.get(&(key.phys >> PAGE_SHIFT)).is_some_and(|&n| n >= crate::SMC_PAGE_LIMIT)
         {
-            return None;
+            return Found::SmcPage;
         }
         let heat = self.cache.heat.entry(key).or_insert(0);
         *heat += 1;
         if *heat < self.hot_threshold {
-            return None;
+            return Found::Interpret;
         }
-        Some(self.translate(cpu, mem, key))
+        Found::Block(self.translate(cpu, mem, key))
     }
 
     /// Translates the block at `key` and caches it (or caches that it cannot be).

@@ -235,6 +235,9 @@ pub(crate) unsafe extern "sysv64" fn step_one(cpu: *mut Cpu, ctx: *mut JitCtx, l
     cpu.tsc = cpu.tsc.wrapping_add(done as u64);
     ctx.charged = ctx.budget + left as i64 - 1;
     ctx.steps += 1;
+    if ctx.profile.is_some() {
+        ctx.note_step(cpu, mem, true);
+    }
     let before = crate::dispatch::mode_sig(cpu, mem);
     let crs = (cpu.cr0, cpu.cr3, cpu.cr4);
     let exit = cpu.step(mem, io);

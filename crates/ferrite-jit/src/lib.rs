@@ -53,8 +53,11 @@ pub struct JitStats {
     /// Translated blocks dropped because their code page was written.
     pub blocks_invalidated: u64,
     /// Instructions handed to the interpreter (untranslated, slow-path memory accesses,
-    /// cold code, budget tails).
+    /// cold code, budget tails), from inside blocks and from the dispatcher.
     pub interp_steps: u64,
+    /// The part of `interp_steps` that generated code called without leaving the block
+    /// (`helpers::step_one`: sensitive and untranslated instructions, slow paths).
+    pub helper_calls: u64,
     /// Entries into generated code from the dispatcher.
     pub block_runs: u64,
     /// Host code bytes emitted.
@@ -71,13 +74,14 @@ impl std::fmt::Display for JitStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "jit blocks-translated={} ({} guest insns) chained={} invalidated={} helper-calls={} (interpreted insns) \
-             block-runs={} host-bytes={} flushes={} tlb-fills={}",
+            "jit blocks-translated={} ({} guest insns) chained={} invalidated={} helper-calls={} (in-block interpreter \
+             steps) dispatcher-steps={} block-runs={} host-bytes={} flushes={} tlb-fills={}",
             self.blocks_translated,
             self.guest_insns_translated,
             self.blocks_chained,
             self.blocks_invalidated,
-            self.interp_steps,
+            self.helper_calls,
+            self.interp_steps - self.helper_calls,
             self.block_runs,
             self.host_bytes,
             self.flushes,
@@ -150,9 +154,26 @@ pub struct Jit {
     dump: Option<Box<dyn Write + Send>>,
 }
 
+impl Drop for Jit {
+    /// Prints the step profile, if one was asked for through the environment.
+    fn drop(&mut self) {
+        if self.ctx.profile.is_none() || std::env::var_os("FERRITE_JIT_STEP_PROFILE").is_none() {
+            return;
+        }
+        eprintln!("jit step profile (mnemonic, in-block helper calls, dispatcher steps):");
+        for (name, helper, dispatcher) in self.step_profile().iter().take(40) {
+            eprintln!("  {name:<16} {helper:>12} {dispatcher:>12}");
+        }
+    }
+}
+
 impl std::fmt::Debug for Jit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jit").field("stats", &self.stats).field("blocks", &self.cache.len()).finish_non_exhaustive()
+        f.debug_struct("Jit")
+            .field("stats", &self.stats)
+            .field("blocks", &self.cache.len())
+            .field("dual_view", &self.buf.dual_view())
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,6 +208,12 @@ impl Jit {
             broken: false,
             dump: None,
         })
+        .map(|mut jit| {
+            if std::env::var_os("FERRITE_JIT_STEP_PROFILE").is_some_and(|v| v == "1") {
+                jit.set_step_profile(true);
+            }
+            jit
+        })
     }
 
     /// Runs up to `budget` instructions, with the same meaning of budget and the same
@@ -214,6 +241,28 @@ impl Jit {
     /// Writes the guest and host disassembly of every block translated from now on.
     pub fn set_dump(&mut self, out: Option<Box<dyn Write + Send>>) {
         self.dump = out;
+    }
+
+    /// Starts (or stops) counting interpreter steps per guest mnemonic, to find what is
+    /// worth translating natively (`FERRITE_JIT_STEP_PROFILE=1` turns it on at creation
+    /// and prints the table to stderr when the translator is dropped).
+    pub fn set_step_profile(&mut self, on: bool) {
+        self.ctx.profile = on.then(Default::default);
+    }
+
+    /// Interpreter steps so far per mnemonic: (mnemonic, in-block helper calls,
+    /// dispatcher steps), most frequent first. Empty unless [`Jit::set_step_profile`].
+    pub fn step_profile(&self) -> Vec<(String, u64, u64)> {
+        let Some(p) = self.ctx.profile.as_ref() else { return Vec::new() };
+        let mut by_name: hashbrown::HashMap<String, (u64, u64)> = hashbrown::HashMap::new();
+        for (name, helper, dispatcher) in p.values() {
+            let e = by_name.entry(name.clone()).or_default();
+            e.0 += helper;
+            e.1 += dispatcher;
+        }
+        let mut v: Vec<(String, u64, u64)> = by_name.into_iter().map(|(k, (a, b))| (k, a, b)).collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.1 + e.2));
+        v
     }
 
     /// Drops every translation (after a machine reset or a bulk load into RAM).

@@ -399,3 +399,54 @@ fn test_indirect_jmp_and_call_match_the_interpreter() {
         }
     }
 }
+
+#[test]
+fn test_self_modifying_page_left_to_the_interpreter_still_drops_other_pages() {
+    // The loop on the CODE page rewrites its own immediate every time round (so the page
+    // is soon left to the interpreter, which then runs stretches of it and drains the
+    // written code pages itself) and also rewrites the immediate of a function on
+    // another page that stays translated: every rewrite must still drop that function's
+    // translation before it runs again.
+    const FUNC: u32 = HANDLERS + 16;
+    let handlers = assemble(HANDLERS, |a| {
+        a.hlt()?;
+        a.jmp(HANDLERS as u64)?;
+        for _ in 0..13 {
+            a.nop()?;
+        }
+        a.add(ebx, 0x1234_5678u32)?; // 81 C3 imm32: the immediate is at FUNC + 2
+        a.rol(ebx, 1)?;
+        a.xor(edi, ebx)?;
+        a.ret()
+    });
+    assert_eq!(&handlers[16..18], &[0x81, 0xC3], "add ebx, imm32 at FUNC");
+    let main = {
+        let build = |own_imm: u32| {
+            assemble(CODE, |a| {
+                let mut top = a.create_label();
+                a.mov(ecx, 700u32)?;
+                a.xor(ebx, ebx)?;
+                a.set_label(&mut top)?;
+                a.mov(dword_ptr(own_imm), ecx)?;
+                a.add(esi, 0x0BAD_F00Du32)?; // its immediate is rewritten by the store above
+                a.mov(eax, ecx)?;
+                a.imul_3(eax, eax, 0x9E37)?;
+                a.mov(dword_ptr(FUNC + 2), eax)?;
+                a.call(FUNC as u64)?;
+                a.dec(ecx)?;
+                a.jnz(top)?;
+                a.hlt()
+            })
+        };
+        // Find where the `add esi, imm32` immediate lands, then point the store at it.
+        let first = build(0);
+        let at = first.windows(2).position(|w| w == [0x81, 0xC6]).unwrap() as u32;
+        build(CODE + at + 2)
+    };
+    let setup = Setup { main, handlers, handler_at: vec![], paging: false, pte_flags: Box::new(|_| 3) };
+    for threshold in [1, 2] {
+        let (stats, cpu) = compare(&setup, threshold, 1_000_000, 0, "self-modifying code on two pages");
+        assert!(cpu.halted, "ran to the end");
+        assert!(stats.blocks_invalidated >= ferrite_jit::SMC_PAGE_LIMIT as u64, "{stats}");
+    }
+}

@@ -103,6 +103,10 @@ pub struct PhysMem {
     a20_mask: u32,
     code_pages: Vec<u64>,
     written_code_pages: Vec<u32>,
+    /// While a second engine shares the code marks (the translator letting the
+    /// interpreter run several instructions at once): every page handed out by
+    /// `take_written_code_pages`, kept for that engine's own drain.
+    code_write_log: Option<Vec<u32>>,
     page_access: Vec<u8>,
 }
 
@@ -134,6 +138,7 @@ impl PhysMem {
             a20_mask: !0,
             code_pages: vec![0; pages.div_ceil(64)],
             written_code_pages: Vec::new(),
+            code_write_log: None,
             page_access: vec![0; PHYS_PAGES],
         };
         mem.refresh_page_access();
@@ -366,7 +371,33 @@ impl PhysMem {
     /// Pages (RAM page numbers) written since they were marked as code, oldest first.
     /// Their marks are cleared; the engine must drop its cached code for them.
     pub fn take_written_code_pages(&mut self) -> Vec<u32> {
-        std::mem::take(&mut self.written_code_pages)
+        let pages = std::mem::take(&mut self.written_code_pages);
+        if let Some(log) = self.code_write_log.as_mut() {
+            log.extend_from_slice(&pages);
+        }
+        pages
+    }
+
+    /// Turns on (or off) the code-write log: from now on every page that
+    /// [`PhysMem::take_written_code_pages`] hands out is also kept until
+    /// [`PhysMem::take_code_write_log`]. An engine that caches code of its own (the
+    /// translator) and lets another engine (the interpreter) drain the written pages for
+    /// a while uses it so it still learns of every page it must drop.
+    pub fn set_code_write_log(&mut self, on: bool) {
+        if on != self.code_write_log.is_some() {
+            self.code_write_log = on.then(Vec::new);
+        }
+    }
+
+    /// Pages taken by [`PhysMem::take_written_code_pages`] since the last call (empty
+    /// while the log is off).
+    pub fn take_code_write_log(&mut self) -> Vec<u32> {
+        self.code_write_log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Whether [`PhysMem::take_code_write_log`] has pages to give.
+    pub fn code_write_logged(&self) -> bool {
+        self.code_write_log.as_ref().is_some_and(|l| !l.is_empty())
     }
 
     /// Whether any code page has been written since the last

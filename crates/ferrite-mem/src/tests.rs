@@ -86,6 +86,25 @@ fn test_code_page_write_is_reported_once() {
 }
 
 #[test]
+fn test_code_write_log_keeps_pages_another_engine_drained() {
+    let mut m = PhysMem::new(1 << 20).unwrap();
+    m.mark_code_page(0x3000);
+    m.write_u8(0x3001, 1);
+    assert!(m.take_written_code_pages() == vec![3] && !m.code_write_logged(), "log off: nothing kept");
+    m.set_code_write_log(true);
+    m.mark_code_page(0x3000);
+    m.mark_code_page(0x5000);
+    m.write_u8(0x5001, 1);
+    m.write_u8(0x3002, 1);
+    assert_eq!(m.take_written_code_pages(), vec![5, 3]);
+    assert!(m.code_write_logged());
+    assert_eq!(m.take_code_write_log(), vec![5, 3]);
+    assert!(m.take_code_write_log().is_empty());
+    m.set_code_write_log(false);
+    assert!(!m.code_write_logged());
+}
+
+#[test]
 fn test_ram_slice_stays_inside_a_page() {
     let m = PhysMem::new(1 << 20).unwrap();
     assert!(m.ram_slice(0xFFE, 2).is_some());
