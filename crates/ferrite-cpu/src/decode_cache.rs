@@ -22,8 +22,10 @@ pub struct CacheStats {
     pub invalidated: u64,
 }
 
-/// One decoded basic block: consecutive instructions ending at a control transfer, a
-/// state-changing instruction, a page boundary or the length cap.
+/// One decoded block: consecutive instructions ending at an unconditional control
+/// transfer, a state-changing instruction, a page boundary or the length cap. Conditional
+/// branches do not end it: the instructions after one are its fall-through path, and the
+/// run loop leaves the block when the branch is taken.
 #[derive(Debug)]
 pub(crate) struct Block {
     pub(crate) insns: Box<[Instruction]>,

@@ -130,7 +130,8 @@ impl Exec<'_> {
                     left -= 1;
                     let start = self.cpu.eip;
                     let next = start.wrapping_add(u.len as u32);
-                    self.cpu.eip = if block.code32 { next } else { next & 0xFFFF };
+                    let next = if block.code32 { next } else { next & 0xFFFF };
+                    self.cpu.eip = next;
                     self.end_block = false;
                     if let Err(f) = run(self, u) {
                         self.retire(retired);
@@ -143,7 +144,7 @@ impl Exec<'_> {
                         break;
                     }
                     retired += 1;
-                    if self.end_block || self.mem.code_written() || left == 0 {
+                    if self.end_block || self.cpu.eip != next || self.mem.code_written() || left == 0 {
                         self.retire(retired);
                         retired = 0;
                         if self.io.stop_requested() {
@@ -159,6 +160,9 @@ impl Exec<'_> {
                     return RunExit::Breakpoint;
                 }
                 left -= 1;
+                let start = self.cpu.eip;
+                let next = start.wrapping_add(ins.len() as u32);
+                let next = if block.code32 { next } else { next & 0xFFFF };
                 match self.exec_one(ins) {
                     Ok(()) => {}
                     Err(f) => {
@@ -175,8 +179,9 @@ impl Exec<'_> {
                 if self.cpu.hooks.hit.is_some() {
                     return RunExit::Watchpoint;
                 }
-                if self.end_block || self.mem.code_written() || left == 0 {
-                    // Devices only act on I/O and MMIO accesses, which end the block.
+                if self.end_block || self.cpu.eip != next || self.mem.code_written() || left == 0 {
+                    // Devices only act on I/O and MMIO accesses, which end the block; a
+                    // taken branch leaves the block's fall-through path.
                     if self.io.stop_requested() {
                         return RunExit::Stopped;
                     }
@@ -299,7 +304,9 @@ impl Exec<'_> {
             let len = ins.len() as u32;
             let end_phys = phys.wrapping_add(eip.wrapping_sub(self.cpu.eip)).wrapping_add(len.max(1) - 1);
             last_page = last_page.max(end_phys >> PAGE_SHIFT);
-            let ends = ins.is_invalid() || ends_block(&ins);
+            // A conditional branch does not end the block: its fall-through path is
+            // decoded on, and the run loop leaves the block when the branch is taken.
+            let ends = ins.is_invalid() || (ends_block(&ins) && ins.flow_control() != FlowControl::ConditionalBranch);
             insns.push(ins);
             eip = eip.wrapping_add(len);
             if !code32 {
