@@ -144,12 +144,16 @@ impl Exec<'_> {
                         break;
                     }
                     retired += 1;
-                    if self.end_block || self.cpu.eip != next || self.mem.code_written() || left == 0 {
+                    if self.end_block || self.mem.code_written() || left == 0 {
                         self.retire(retired);
                         retired = 0;
                         if self.io.stop_requested() {
                             return RunExit::Stopped;
                         }
+                        break;
+                    }
+                    if self.cpu.eip != next {
+                        // A taken branch: the bus has nothing new to say (no I/O ran).
                         break;
                     }
                     continue;
@@ -179,12 +183,15 @@ impl Exec<'_> {
                 if self.cpu.hooks.hit.is_some() {
                     return RunExit::Watchpoint;
                 }
-                if self.end_block || self.cpu.eip != next || self.mem.code_written() || left == 0 {
-                    // Devices only act on I/O and MMIO accesses, which end the block; a
-                    // taken branch leaves the block's fall-through path.
+                if self.end_block || self.mem.code_written() || left == 0 {
+                    // Devices only act on I/O and MMIO accesses, which end the block.
                     if self.io.stop_requested() {
                         return RunExit::Stopped;
                     }
+                    break;
+                }
+                if self.cpu.eip != next {
+                    // A taken branch leaves the block's fall-through path.
                     break;
                 }
                 fast = self.fast_ok();
