@@ -4,7 +4,7 @@
 # pm_*.asm, flat a.out-kludge binaries for --kernel; the pm_* kernels share
 # include/pmtest.inc, found relative to this directory), then bin/bench_disk.img:
 # bin/multiboot_bench.bin wrapped in a bootable hard-disk image (bench_disk.asm incbins it,
-# so it is built last).
+# so it is built last). floppy_*.asm are whole floppy images, written to bin/NAME.img.
 # The binaries are committed; a test checks they match their sources.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +15,10 @@ fi
 mkdir -p bin
 for src in *.asm; do
     [ "$src" = bench_disk.asm ] && continue
-    out="bin/${src%.asm}.bin"
+    case "$src" in
+        floppy_*) out="bin/${src%.asm}.img" ;;
+        *) out="bin/${src%.asm}.bin" ;;
+    esac
     nasm -f bin -w+all -o "$out" "$src"
     echo "built $out ($(stat -c %s "$out") bytes)"
 done

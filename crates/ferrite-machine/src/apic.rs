@@ -96,6 +96,7 @@ impl Board {
     /// The CPU's INTR pin: the local APIC's deliverable vector, or the 8259's INT where
     /// the local APIC lets it through.
     pub(crate) fn interrupt_pending(&mut self) -> bool {
+        self.chipset.latch_rises(self.irqs.take_rises());
         self.chipset.sync_irqs(self.irqs.levels());
         if self.chipset.ioapic.has_message() {
             self.deliver_ioapic();

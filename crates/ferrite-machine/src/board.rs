@@ -6,18 +6,22 @@
 //!
 //! The platform devices and their ports: COM1 (16550A, 0x3F8-0x3FF, IRQ 4), COM2
 //! (0x2F8-0x2FF, IRQ 3), fw_cfg (0x510-0x511, DMA 0x514-0x51B), the ACPI PM block
-//! (0x600-0x60F, SCI on IRQ 9) and the reset control register (0xCF9). Requests that end
-//! or change the run (exit port, ACPI soft-off, reset, a fw_cfg DMA that needs guest
-//! memory) make the CPU return to the run loop, which takes them with [`Board::take_stop`].
+//! (0x600-0x60F, SCI on IRQ 9), the reset control register (0xCF9), the 8237A DMA pair
+//! (0x00-0x0F, 0xC0-0xDF, page registers 0x81-0x8F) and the floppy controller (0x3F0-0x3F5,
+//! 0x3F7, IRQ 6, DMA channel 2). Requests that end or change the run (exit port, ACPI
+//! soft-off, reset, a fw_cfg DMA or floppy transfer that needs guest memory) make the CPU
+//! return to the run loop, which takes them with [`Board::take_stop`].
 
 use crate::chipset::Chipset;
-use crate::irq::{BoardIrq, IrqLines, IRQ_ACPI_SCI, IRQ_COM1, IRQ_COM2};
+use crate::irq::{BoardIrq, IrqLines, IRQ_ACPI_SCI, IRQ_COM1, IRQ_COM2, IRQ_FLOPPY};
 use crate::port_bus::{PortBus, PORT_COUNT};
 use crate::MachineError;
 use ferrite_cpu::IoBus;
 use ferrite_devices::acpi_pm::{AcpiPm, ResetControl};
 use ferrite_devices::debugcon::Debugcon;
+use ferrite_devices::dma8237::Dma8237;
 use ferrite_devices::exit_port::ExitPort;
+use ferrite_devices::fdc::{Fdc, FDC_DMA_CHANNEL};
 use ferrite_devices::fw_cfg::FwCfg;
 use ferrite_devices::post_code::PostCode;
 use ferrite_devices::uart16550::{Uart16550, COM1_BASE, COM2_BASE};
@@ -51,6 +55,10 @@ pub enum DeviceId {
     Pci,
     /// The VGA adapter with the Bochs VBE interface.
     Vga,
+    /// The two 8237A DMA controllers and their page registers.
+    Dma,
+    /// The floppy disk controller.
+    Floppy,
 }
 
 impl DeviceId {
@@ -68,6 +76,8 @@ impl DeviceId {
             DeviceId::Chipset => "chipset (8259A pair, 8254, RTC, 8042, port 0x92)",
             DeviceId::Pci => "PCI configuration ports",
             DeviceId::Vga => "VGA (Bochs VBE)",
+            DeviceId::Dma => "DMA (8237A pair)",
+            DeviceId::Floppy => "floppy controller (82077AA)",
         }
     }
 }
@@ -82,7 +92,7 @@ pub struct DeviceInfo {
 }
 
 /// Every device on the board, in port-map order.
-const ALL_DEVICES: [DeviceId; 11] = [
+const ALL_DEVICES: [DeviceId; 13] = [
     DeviceId::Debugcon,
     DeviceId::ExitPort,
     DeviceId::PostCode,
@@ -94,6 +104,8 @@ const ALL_DEVICES: [DeviceId; 11] = [
     DeviceId::Chipset,
     DeviceId::Pci,
     DeviceId::Vga,
+    DeviceId::Dma,
+    DeviceId::Floppy,
 ];
 
 /// MMIO hole id of the VGA memory window (0xA0000–0xBFFFF).
@@ -116,6 +128,8 @@ pub(crate) enum BoardStop {
     Pci,
     /// The 8042 or port 0x92 opened (`true`) or closed the A20 gate.
     A20(bool),
+    /// The floppy controller has a transfer waiting and its DMA channel is ready.
+    FloppyDma,
 }
 
 /// Bits in the "already logged" set of unclaimed ports.
@@ -132,6 +146,10 @@ pub(crate) struct Board {
     pub(crate) fw_cfg: FwCfg,
     pub(crate) acpi: AcpiPm<BoardIrq>,
     pub(crate) reset: ResetControl,
+    /// The ISA DMA controllers.
+    pub(crate) dma: Dma8237,
+    /// The floppy controller (DMA channel [`FDC_DMA_CHANNEL`]).
+    pub(crate) fdc: Fdc<BoardIrq>,
     /// The levels of the ISA IRQ lines the devices drive (routed by the PIC).
     pub(crate) irqs: IrqLines,
     /// The chipset core; its PIC pair drives the CPU's INTR pin.
@@ -155,6 +173,7 @@ impl Board {
     pub(crate) fn new(debugcon: Debugcon, exit: ExitPort, post: PostCode, trace: bool) -> Result<Self, MachineError> {
         let irqs = IrqLines::new();
         let pci = crate::pci::build(&irqs);
+        let fdc_irq = irqs.line(IRQ_FLOPPY);
         // The PM timer runs on host time from power-on until the board has a virtual clock.
         let power_on = Instant::now();
         let clock = Box::new(move || power_on.elapsed().as_nanos() as u64);
@@ -168,6 +187,8 @@ impl Board {
             fw_cfg: FwCfg::new(),
             acpi: AcpiPm::new(clock, irqs.line(IRQ_ACPI_SCI)),
             reset: ResetControl::new(),
+            dma: Dma8237::new(),
+            fdc: Fdc::new(fdc_irq),
             irqs,
             chipset: Chipset::new(ferrite_devices::rtc::FIXED_EPOCH, 0),
             serial_input: None,
@@ -201,6 +222,8 @@ impl Board {
             DeviceId::Chipset => &mut self.chipset,
             DeviceId::Pci => &mut self.pci,
             DeviceId::Vga => self.vga.as_mut(),
+            DeviceId::Dma => &mut self.dma,
+            DeviceId::Floppy => &mut self.fdc,
         }
     }
 
@@ -217,9 +240,16 @@ impl Board {
             Some(BoardStop::Pci)
         } else if let Some(a20) = self.chipset.take_a20_change() {
             Some(BoardStop::A20(a20))
+        } else if self.floppy_dma_ready() {
+            Some(BoardStop::FloppyDma)
         } else {
             self.fw_cfg.dma_pending().map(|_| BoardStop::FwCfgDma)
         }
+    }
+
+    /// Whether the floppy controller asks for DMA (DREQ 2) and the channel would answer.
+    fn floppy_dma_ready(&self) -> bool {
+        self.fdc.dma_request() && self.dma.ready(FDC_DMA_CHANNEL)
     }
 
     /// Connects host input to COM1: bytes from `input` reach its receiver as it has room.
@@ -256,6 +286,9 @@ impl Board {
         self.com2.flush();
         if let Err(e) = crate::pci::flush_drives(&mut self.pci) {
             eprintln!("ferrite: warning: {e}");
+        }
+        if let Err(e) = self.fdc.flush() {
+            eprintln!("ferrite: warning: cannot flush a floppy image: {e}");
         }
     }
 
@@ -375,6 +408,7 @@ impl IoBus for Board {
             || self.reset.reset_requested()
             || self.fw_cfg.dma_pending().is_some()
             || self.pci.service_requested()
+            || self.floppy_dma_ready()
     }
 }
 

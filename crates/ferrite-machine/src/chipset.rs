@@ -170,6 +170,14 @@ impl Chipset {
         self.synced = levels;
     }
 
+    /// Rising edges of the board's other lines ([`crate::irq::IrqLines::take_rises`]),
+    /// fed to the interrupt controllers with the levels at the next [`Chipset::sync_irqs`].
+    pub fn latch_rises(&self, rises: u16) {
+        if rises != 0 {
+            self.pins.fetch_or((rises as u32) << RISE_SHIFT, Ordering::Relaxed);
+        }
+    }
+
     /// The CPU's INTR pin as the PIC pair alone drives it (the board adds the APICs).
     #[cfg(test)]
     pub fn intr_pending(&mut self, other: u16) -> bool {

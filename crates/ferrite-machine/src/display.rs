@@ -43,6 +43,12 @@ impl Machine {
         self.board.vga.render(frame);
     }
 
+    /// The characters on the guest's text screen, one string per row; `None` in a
+    /// graphics mode (see [`ferrite_devices::vga::Vga::text_screen`]).
+    pub fn screen_text(&self) -> Option<Vec<String>> {
+        self.board.vga.text_screen()
+    }
+
     /// The host pressed or released keys: `codes` are PS/2 set-2 scancode bytes (with
     /// 0xE0/0xF0 prefixes), queued in the keyboard as a real one sends them.
     pub fn key_input(&mut self, codes: &[u8]) {

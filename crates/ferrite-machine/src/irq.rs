@@ -6,7 +6,7 @@
 //! The interrupt controller (the 8259A pair) routes from that record to the CPU's INTR.
 
 use ferrite_devices::IrqLine;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// IRQ 0: the PIT's channel 0.
@@ -17,6 +17,8 @@ pub const IRQ_KEYBOARD: u8 = 1;
 pub const IRQ_COM2: u8 = 3;
 /// IRQ 4: COM1 (and COM3).
 pub const IRQ_COM1: u8 = 4;
+/// IRQ 6: the floppy disk controller.
+pub const IRQ_FLOPPY: u8 = 6;
 /// IRQ 8: the RTC.
 pub const IRQ_RTC: u8 = 8;
 /// IRQ 9: the ACPI system control interrupt (SCI), as on PIIX4 boards.
@@ -33,9 +35,15 @@ pub const IRQ_IDE_SECONDARY: u8 = 15;
 pub const ISA_IRQ_COUNT: u8 = 16;
 
 /// The levels of the 16 ISA IRQ lines (bit n = IRQ n high), shared by the devices that
-/// drive them and the controller that reads them.
+/// drive them and the controller that reads them, plus the rising edges since the
+/// controller last looked: a line that goes low and high again between two looks (the
+/// floppy controller's interrupt, acknowledged and raised again by the next command while
+/// the CPU runs with interrupts off) must still reach the 8259's edge detection.
 #[derive(Debug, Clone, Default)]
-pub struct IrqLines(Arc<AtomicU16>);
+pub struct IrqLines(Arc<AtomicU32>);
+
+/// Bits 16–31 of the shared word latch rising edges of IRQ 0–15.
+const RISE_SHIFT: u32 = 16;
 
 impl IrqLines {
     /// All lines low.
@@ -50,7 +58,12 @@ impl IrqLines {
 
     /// The levels of all lines, bit n = IRQ n.
     pub fn levels(&self) -> u16 {
-        self.0.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed) as u16
+    }
+
+    /// The lines that rose since the last call (bit n = IRQ n), clearing the record.
+    pub fn take_rises(&self) -> u16 {
+        (self.0.fetch_and(0xFFFF, Ordering::Relaxed) >> RISE_SHIFT) as u16
     }
 
     /// Whether IRQ `irq` is high.
@@ -59,9 +72,12 @@ impl IrqLines {
     }
 
     fn set(&self, irq: u8, level: bool) {
-        let bit = 1u16 << irq;
+        let bit = 1u32 << irq;
         if level {
-            self.0.fetch_or(bit, Ordering::Relaxed);
+            let old = self.0.fetch_or(bit, Ordering::Relaxed);
+            if old & bit == 0 {
+                self.0.fetch_or(bit << RISE_SHIFT, Ordering::Relaxed);
+            }
         } else {
             self.0.fetch_and(!bit, Ordering::Relaxed);
         }
@@ -104,5 +120,20 @@ mod tests {
         assert!(!lines.is_high(IRQ_COM1));
         assert!(lines.is_high(IRQ_ACPI_SCI));
         assert_eq!(sci.irq(), 9);
+    }
+
+    #[test]
+    fn test_board_irq_latches_rising_edges() {
+        let lines = IrqLines::new();
+        let fdc = lines.line(IRQ_FLOPPY);
+        fdc.set(true);
+        assert_eq!(lines.take_rises(), 1 << 6);
+        fdc.set(false);
+        fdc.set(true);
+        assert_eq!(lines.levels(), 1 << 6);
+        assert_eq!(lines.take_rises(), 1 << 6, "low and high again between two looks is an edge");
+        assert_eq!(lines.take_rises(), 0);
+        fdc.set(true);
+        assert_eq!(lines.take_rises(), 0, "staying high is no edge");
     }
 }

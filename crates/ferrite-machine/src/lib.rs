@@ -406,7 +406,17 @@ impl Machine {
             return Some(StopReason::Halted);
         }
         match self.board.next_deadline() {
-            Some(deadline) => self.clock.idle_until(deadline, self.cpu.insns),
+            Some(deadline) => {
+                let before = self.clock.now(self.cpu.insns);
+                self.clock.idle_until(deadline, self.cpu.insns);
+                // Deterministic time: the TSC (one tick per instruction, NS_PER_INSN each)
+                // keeps counting through the skipped time, as a real TSC does in HLT, so
+                // it stays in step with the PIT, the PM timer and the APIC timer.
+                if self.clock.deterministic() {
+                    let skipped = self.clock.now(self.cpu.insns).saturating_sub(before);
+                    self.cpu.tsc = self.cpu.tsc.wrapping_add(skipped / clock::NS_PER_INSN);
+                }
+            }
             // Only host input can wake it: wait for that on the host, whatever the clock.
             None => std::thread::sleep(IDLE_POLL),
         }

@@ -17,7 +17,8 @@ Exit status (the run ends with one line on stderr:
   124       max-insns     the --max-insns budget ran out
   130       interrupted   Ctrl-C (press it twice to quit at once)
   1         ferrite could not start: unreadable or wrong-size BIOS image, a --kernel that cannot
-            be booted (no multiboot header, bad ELF, does not fit in RAM), unwritable output file
+            be booted (no multiboot header, bad ELF, does not fit in RAM), a disk or floppy image
+            that cannot be opened or has a size no drive takes, unwritable output file
   2         usage error: unknown option or bad option value
   101       internal error: a ferrite bug, reported on one line";
 
@@ -189,6 +190,27 @@ pub struct RunArgs {
     /// Keep the disk images untouched: guest writes go to an in-memory overlay
     #[arg(long)]
     pub snapshot: bool,
+    /// Floppy disk image in drive A: (raw; 720 KiB, 1.2 MiB, 1.44 MiB or 2.88 MiB, the format
+    /// follows from the size) on the 82077AA controller at 0x3F0; guest writes reach the file
+    /// unless --snapshot is given
+    #[arg(long, value_name = "FILE")]
+    pub fda: Option<PathBuf>,
+    /// Floppy disk image in drive B:
+    #[arg(long, value_name = "FILE")]
+    pub fdb: Option<PathBuf>,
+    /// BIOS boot order, as QEMU's -boot: one to three of `a` (floppy A:), `c` (first hard
+    /// disk), `d` (CD-ROM), first choice first; devices not named are tried after them.
+    /// SeaBIOS reads it from CMOS 0x3D/0x38 [default: cad]
+    #[arg(long, value_name = "a|c|d", value_parser = parse_boot)]
+    pub boot: Option<BootOrder>,
+}
+
+/// The `--boot` devices, first choice first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootOrder(pub Vec<ferrite_machine::BootDevice>);
+
+fn parse_boot(s: &str) -> Result<BootOrder, String> {
+    ferrite_machine::parse_boot_order(s.trim()).map(BootOrder)
 }
 
 fn parse_hex_addr(s: &str) -> Result<u32, String> {
@@ -348,6 +370,20 @@ mod tests {
         assert!(Cli::try_parse_from(["ferrite", "run", "--trace-from", "100"]).is_err());
         assert!(Cli::try_parse_from(["ferrite", "run", "--paused"]).is_err());
         assert!(Cli::try_parse_from(["ferrite", "run", "--trace", "t", "--trace-from", "xyz"]).is_err());
+    }
+
+    #[test]
+    fn test_floppy_and_boot_options_parse() {
+        use ferrite_machine::BootDevice;
+        let cli = Cli::try_parse_from(["ferrite", "run", "--fda", "a.img", "--fdb", "b.img", "--boot", "a"]).unwrap();
+        let Some(Command::Run(args)) = cli.command else { panic!("no run") };
+        assert_eq!((args.fda, args.fdb), (Some(PathBuf::from("a.img")), Some(PathBuf::from("b.img"))));
+        assert_eq!(args.boot, Some(BootOrder(vec![BootDevice::Floppy])));
+        let cli = Cli::try_parse_from(["ferrite", "run", "--boot", "dca"]).unwrap();
+        let Some(Command::Run(args)) = cli.command else { panic!("no run") };
+        assert_eq!(args.boot.map(|b| b.0.len()), Some(3));
+        assert!(Cli::try_parse_from(["ferrite", "run", "--boot", "x"]).is_err());
+        assert!(Cli::try_parse_from(["ferrite", "run", "--boot", "cc"]).is_err());
     }
 
     #[test]

@@ -125,6 +125,22 @@ fn open_drives(args: &RunArgs) -> Result<[Option<Drive>; 4], String> {
     ])
 }
 
+/// Opens the --fda/--fdb images (read-write, or with an overlay under --snapshot); the
+/// machine checks that each size is a floppy format.
+fn open_floppies(args: &RunArgs) -> Result<[Option<DiskImage>; 2], String> {
+    let open = |path: &Option<PathBuf>| -> Result<Option<DiskImage>, String> {
+        let Some(path) = path else { return Ok(None) };
+        DiskImage::open(path, MediaKind::HardDisk, args.snapshot).map(Some).map_err(|e| e.to_string())
+    };
+    Ok([open(&args.fda)?, open(&args.fdb)?])
+}
+
+/// The path given for floppy drive `drive` (0 = A), for messages.
+fn floppy_path(args: &RunArgs, drive: usize) -> String {
+    let path = if drive == 0 { &args.fda } else { &args.fdb };
+    path.as_ref().map_or_else(String::new, |p| p.display().to_string())
+}
+
 /// Builds the machine from `args`, runs it (under the debugger REPL with `debug`, the gdb
 /// stub with `--gdb`, the tracer with `--trace`) and reports the stop.
 fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
@@ -168,6 +184,12 @@ fn run(args: RunArgs, debug: bool) -> Result<i32, String> {
         (e, _) => e.to_string(),
     })?;
     machine.attach_drives(open_drives(&args)?);
+    machine
+        .attach_floppies(open_floppies(&args)?)
+        .map_err(|(drive, e)| format!("floppy image {} {e}", floppy_path(&args, drive)))?;
+    if let Some(order) = &args.boot {
+        machine.set_boot_order(&order.0);
+    }
     let serial_stdout = match args.serial {
         Sink::Stdio => open_sink(&Sink::Stdio, "serial", &last_out)?,
         _ => None,

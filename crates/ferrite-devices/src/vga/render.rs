@@ -306,3 +306,32 @@ fn rgb565(v: u16) -> u32 {
     let g = ((v >> 5) & 0x3F) as u32;
     widen5(v >> 11) << 16 | ((g << 2) | (g >> 4)) << 8 | widen5(v)
 }
+
+impl Vga {
+    /// The characters of the text screen, one string per row (code points 0x20–0x7E as
+    /// themselves, anything else as a space); `None` in a graphics or VBE mode. For tests
+    /// and tools that look for text on the screen without rendering it.
+    pub fn text_screen(&self) -> Option<Vec<String>> {
+        if self.vbe.enabled() || self.regs.gr[GR_MISC] & GR6_GRAPHICS != 0 {
+            return None;
+        }
+        let t = self.crtc_timing();
+        let rows = t.lines / (t.cell_height * t.double).max(1);
+        let screen = (0..rows)
+            .map(|row| {
+                (0..t.chars)
+                    .map(|col| {
+                        let counter = t.start.wrapping_add((row as u32) * t.offset * 2 + col as u32);
+                        let ch = self.plane_byte(0, (counter << t.shift) % PLANE_SIZE as u32);
+                        if (0x20..0x7F).contains(&ch) {
+                            ch as char
+                        } else {
+                            ' '
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Some(screen)
+    }
+}

@@ -426,3 +426,21 @@ fn test_vbe_16_15_8_bpp_banked_and_noclear() {
     let at = 0x1_0005;
     assert_eq!(f.pixel(at % 640, at / 640), 0x8040FF);
 }
+
+#[test]
+fn test_vga_text_screen_reads_characters() {
+    let mut v = Vga::new();
+    text_mode(&mut v);
+    for (i, &b) in b"Memtest86+".iter().enumerate() {
+        v.mem_write(0x1_8000 + (80 + 3 + i as u32) * 2, b);
+        v.mem_write(0x1_8000 + (80 + 3 + i as u32) * 2 + 1, 0x07);
+    }
+    v.mem_write(0x1_8000, 0xC3);
+    let screen = v.text_screen().expect("a text mode");
+    assert_eq!(screen.len(), 25);
+    assert_eq!(screen[1].len(), 80);
+    assert_eq!(&screen[1][3..13], "Memtest86+");
+    assert!(screen[0].starts_with(' '), "non-ASCII shows as a space");
+    gr(&mut v, 6, 0x05); // graphics mode
+    assert_eq!(v.text_screen(), None);
+}
