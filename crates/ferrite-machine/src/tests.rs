@@ -196,7 +196,9 @@ fn test_run_for_steps_and_stops_at_breakpoints() {
             "reset control",
             "chipset (8259A pair, 8254, RTC, 8042, port 0x92)",
             "PCI configuration ports",
-            "VGA (Bochs VBE)"
+            "VGA (Bochs VBE)",
+            "DMA (8237A pair)",
+            "floppy controller (82077AA)",
         ]
     );
 }
