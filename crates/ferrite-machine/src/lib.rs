@@ -38,6 +38,7 @@ pub mod clock;
 pub mod display;
 mod engine;
 mod error;
+pub mod floppy;
 pub mod irq;
 pub mod pci;
 pub mod port_bus;
@@ -47,6 +48,7 @@ pub use board::{DeviceId, DeviceInfo};
 pub use boot::multiboot::{BootModule, KernelBoot};
 pub use engine::Engine;
 pub use error::MachineError;
+pub use floppy::{parse_boot_order, BootDevice};
 pub use ferrite_jit::JitStats;
 pub use summary::{
     RunSummary, StopReason, STATUS_DEBUG_STOP, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF,
@@ -195,6 +197,7 @@ impl Machine {
         display::install(&mut mem, &mut board, config.vga_bios.as_deref())?;
         apic::install(&mut mem)?;
         board.chipset = Chipset::new(rtc_start(config.deterministic), mem.ram_size() as u64);
+        floppy::init_cmos(&mut board);
         pci::service(&mut board.pci, &mut mem);
         Ok(Machine {
             cpu,
@@ -295,6 +298,7 @@ impl Machine {
         self.board.reset_apics();
         self.board.pci.reset();
         pci::service(&mut self.board.pci, &mut self.mem);
+        floppy::reset(&mut self.board);
         if let Some(plan) = &self.boot {
             plan.apply(&mut self.cpu, &mut self.mem);
         }
@@ -392,6 +396,7 @@ impl Machine {
                 BoardStop::FwCfgDma => self.board.fw_cfg.run_dma(&mut GuestDma(&mut self.mem)),
                 BoardStop::A20(open) => self.mem.set_a20(open),
                 BoardStop::Pci => pci::service(&mut self.board.pci, &mut self.mem),
+                BoardStop::FloppyDma => floppy::service(&mut self.board, &mut self.mem),
             }
         }
         None
