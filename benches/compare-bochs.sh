@@ -19,7 +19,8 @@
 # BIOS start-up differs between emulators, so each is also timed on the same disk with an
 # empty workload (bench_disk.asm built with -DEMPTY_WORKLOAD: same boot path, no kernel);
 # "bench s" is the difference of the means (and of the minimums), the time of the
-# workload alone. MIPS use ferrite's count of the workload's instructions (the --kernel
+# workload alone; "CPU s" (user + system from hyperfine) is reported too, because wall
+# time swings when other jobs share the host. MIPS use ferrite's count of the workload's instructions (the --kernel
 # run's --stats; a REP slice of up to 4096 elements counts once) for every emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -134,18 +135,25 @@ import json, sys
 data = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 insns = int(sys.argv[2])
 names = [n for n in data if not n.endswith(" (empty)")]
-bochs = data.get("bochs")
-print("| emulator | mean s | min s | empty disk mean s | bench s (mean) | bench s (min) | bench MIPS | vs Bochs (bench, mean) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+cpu = lambda r: r["user"] + r["system"]
+def bench(n):
+    full, empty = data[n], data[n + " (empty)"]
+    return full["mean"] - empty["mean"], full["min"] - empty["min"], cpu(full) - cpu(empty)
+print("Wall time (hyperfine mean/min), and the workload alone: full disk minus empty disk.")
+print("CPU s = user + system, mean per run: steadier than wall time when other jobs share the host.")
+print()
+print("| emulator | mean s | min s | empty disk mean s | bench s (mean) | bench s (min) | bench MIPS (mean) "
+      "| CPU s | bench CPU s | vs Bochs (bench wall) | vs Bochs (bench CPU) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in names:
     full, empty = data[n], data[n + " (empty)"]
-    bench_mean = full["mean"] - empty["mean"]
-    bench_min = full["min"] - empty["min"]
-    rel = "-"
-    if bochs:
-        bochs_bench = bochs["mean"] - data["bochs (empty)"]["mean"]
-        rel = f"{bench_mean / bochs_bench:.2f}x"
+    bench_mean, bench_min, bench_cpu = bench(n)
+    rel_wall = rel_cpu = "-"
+    if "bochs" in data:
+        b_mean, _, b_cpu = bench("bochs")
+        rel_wall = f"{bench_mean / b_mean:.2f}x"
+        rel_cpu = f"{bench_cpu / b_cpu:.2f}x"
     mips = f"{insns / bench_mean / 1e6:.0f}" if bench_mean > 0 else "-"
-    print(f"| {n} | {full['mean']:.3f} | {full['min']:.3f} | {empty['mean']:.3f} | "
-          f"{bench_mean:.3f} | {bench_min:.3f} | {mips} | {rel} |")
+    print(f"| {n} | {full['mean']:.3f} | {full['min']:.3f} | {empty['mean']:.3f} | {bench_mean:.3f} | "
+          f"{bench_min:.3f} | {mips} | {cpu(full):.3f} | {bench_cpu:.3f} | {rel_wall} | {rel_cpu} |")
 PY
