@@ -5,7 +5,10 @@
 ; rest of cylinder 0, head 0 (17 sectors) in one multi-sector call, then one sector at a
 ; time across head 1 and into cylinder 1, converting LBA to CHS for 18 sectors per track
 ; and 2 heads (each call retried three times after a disk reset). It jumps to the second
-; stage (LBA 1), which opens A20 through port 0x92, loads a flat GDT, enters 32-bit
+; stage (LBA 1), which writes the pattern (i * 7 + 3) & 0xFF to the disk's last sector (C79
+; H1 S18) with INT 13h AH=03, reads it back, reports on COM1 whether it matched
+;   ferrite floppy: last sector written and read back
+; then opens A20 through port 0x92, loads a flat GDT, enters 32-bit
 ; protected mode, computes a checksum of everything it loaded (0x7E00..0xCDFF, as 32-bit
 ; words: sum = sum * 31 + word), and writes to COM1
 ;   ferrite floppy: protected mode OK, checksum 0xXXXXXXXX
@@ -30,6 +33,8 @@ HEADS        equ 2
 LOAD_SECTORS equ 40                 ; LBA 1..40
 LOAD_ADDR    equ 0x7E00
 FLOPPY_BYTES equ 1474560
+WRITE_BUF    equ 0xD000             ; the sector written (after the checksummed area)
+READ_BUF     equ 0xD200             ; and read back
 
 boot:
     cli
@@ -111,6 +116,44 @@ boot_drive db 0
 
 ; ---- stage 2 (LBA 1, at 0x7E00) -------------------------------------------------------
 stage2:
+    ; Writes a pattern to the disk's last sector (C79 H1 S18) and reads it back.
+    sti
+    mov di, WRITE_BUF
+    xor cx, cx
+.fill:
+    mov al, cl
+    mov ah, 7
+    mul ah                          ; AL = (i * 7) & 0xFF
+    add al, 3
+    stosb
+    inc cx
+    cmp cx, 512
+    jb .fill
+    mov bx, WRITE_BUF
+    mov ax, 0x0301                  ; AH = 03 write, AL = 1 sector
+    mov cx, (79 << 8) | SECTORS     ; cylinder 79, sector 18
+    mov dh, HEADS - 1               ; head 1
+    call read_retry
+    mov bx, READ_BUF
+    mov ax, 0x0201
+    mov cx, (79 << 8) | SECTORS
+    mov dh, HEADS - 1
+    call read_retry
+    mov si, WRITE_BUF
+    mov di, READ_BUF
+    mov cx, 512
+    repe cmpsb
+    mov si, msg_write_ok
+    je .report
+    mov si, msg_write_bad
+.report:
+    lodsb
+    test al, al
+    jz .to_pm
+    mov dx, COM1
+    out dx, al
+    jmp .report
+.to_pm:
     cli
     in al, 0x92
     or al, 0x02                     ; A20 on
@@ -192,6 +235,8 @@ puthex:
     jnz .digit
     ret
 
+msg_write_ok  db "ferrite floppy: last sector written and read back", 13, 10, 0
+msg_write_bad db "ferrite floppy: last sector read back wrong", 13, 10, 0
 msg_ok   db "ferrite floppy: protected mode OK, checksum 0x", 0
 msg_crlf db 13, 10, 0
 

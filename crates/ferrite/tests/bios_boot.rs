@@ -1,11 +1,13 @@
 //! Booting from a floppy through SeaBIOS: Debian's `bios.bin` finds the 82077AA controller
 //! and drive A: through CMOS, reads `roms/bin/floppy_pm.img` with INT 13h over the
 //! controller and DMA channel 2, and starts its boot sector, which loads 40 more sectors
-//! across both heads and into cylinder 1, enters protected mode and prints the checksum of
-//! what it loaded on COM1 (see roms/floppy_pm.asm). The checksum is recomputed here from
-//! the image, so every sector must have arrived intact and in its place. `--boot` is
-//! checked against a hard disk that would boot too. Without SeaBIOS installed the tests
-//! print a loud SKIPPED notice and pass; scripts/setup installs it.
+//! across both heads and into cylinder 1. The second stage writes the disk's last sector
+//! and reads it back (the write must reach a writable image and not one under
+//! `--snapshot`), enters protected mode and prints the checksum of what it loaded on COM1
+//! (see roms/floppy_pm.asm). The checksum is recomputed here from the image, so every
+//! sector must have arrived intact and in its place. `--boot` is checked against a hard
+//! disk that would boot too. Without SeaBIOS installed the tests print a loud SKIPPED
+//! notice and pass; scripts/setup installs it.
 
 mod common;
 
@@ -14,6 +16,8 @@ use std::process::Output;
 
 /// What the floppy's second stage prints before the checksum's hex digits.
 const FLOPPY_MSG: &str = "ferrite floppy: protected mode OK, checksum 0x";
+/// What the second stage prints when the sector it wrote reads back the same.
+const WRITE_MSG: &str = "ferrite floppy: last sector written and read back\r\n";
 /// Sectors the boot sector loads after itself (LBA 1..=40).
 const LOAD_SECTORS: usize = 40;
 /// The floppy's exit-port value 0x10: status (0x10 << 1) | 1.
@@ -54,10 +58,22 @@ fn bootable_hard_disk(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// What the second stage wrote to the disk's last sector: (i * 7 + 3) & 0xFF.
+fn written_sector() -> Vec<u8> {
+    (0..512u32).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+/// Boots the committed floppy image under `--snapshot` (the guest's write must not reach it).
 fn boot(bios: &str, engine: &str, extra: &[&str]) -> Output {
     let floppy = rom("floppy_pm.img");
-    let floppy = floppy.to_str().expect("a UTF-8 path");
-    let mut args = vec!["run", "--bios", bios, "--fda", floppy, "--snapshot", "--serial", "stdio", "--display", "none"];
+    let o = boot_image(bios, engine, floppy.to_str().expect("a UTF-8 path"), &[&["--snapshot"], extra].concat());
+    let img = std::fs::read(&floppy).expect("the committed floppy image");
+    assert!(img[img.len() - 512..].iter().all(|&b| b == 0), "--snapshot kept the image's last sector");
+    o
+}
+
+fn boot_image(bios: &str, engine: &str, floppy: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--bios", bios, "--fda", floppy, "--serial", "stdio", "--display", "none"];
     args.extend_from_slice(&["--engine", engine, "--max-insns", BUDGET]);
     args.extend_from_slice(extra);
     ferrite(&args)
@@ -66,6 +82,7 @@ fn boot(bios: &str, engine: &str, extra: &[&str]) -> Output {
 fn assert_floppy_booted(o: &Output) {
     assert_no_panic(o);
     let out = stdout(o);
+    assert!(out.contains(WRITE_MSG), "expected {WRITE_MSG:?} on COM1; got {out:?}");
     let want = format!("{FLOPPY_MSG}{:08X}\r\n", expected_checksum());
     assert!(out.contains(&want), "expected {want:?} on COM1; got {out:?}\nstderr: {}", stderr(o));
     assert_eq!(o.status.code(), Some(FLOPPY_STATUS), "{}", summary(o));
@@ -82,6 +99,17 @@ fn test_floppy_boots_to_protected_mode_interp() {
 fn test_floppy_boots_to_protected_mode_jit() {
     let Some(bios) = seabios_or_skip("test_floppy_boots_to_protected_mode_jit") else { return };
     assert_floppy_booted(&boot(bios, "jit", &["--boot", "a"]));
+}
+
+#[test]
+fn test_floppy_writes_reach_the_image_file() {
+    let Some(bios) = seabios_or_skip("test_floppy_writes_reach_the_image_file") else { return };
+    let copy = scratch("bios_boot", "floppy_rw.img");
+    std::fs::copy(rom("floppy_pm.img"), &copy).expect("scratch copy");
+    assert_floppy_booted(&boot_image(bios, "jit", copy.to_str().expect("a UTF-8 path"), &["--boot", "a"]));
+    let img = std::fs::read(&copy).expect("the scratch image");
+    assert_eq!(img[img.len() - 512..], written_sector()[..], "the guest's INT 13h write is in the file");
+    let _ = std::fs::remove_file(copy);
 }
 
 #[test]
