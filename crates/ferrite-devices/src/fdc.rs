@@ -14,8 +14,10 @@
 //! (absolute and relative), READ DATA, WRITE DATA (both with multi-track), READ ID,
 //! FORMAT TRACK, VERSION, CONFIGURE, DUMPREG, PERPENDICULAR MODE and LOCK. Anything else
 //! (READ TRACK, the deleted-data and SCAN commands, VERIFY) answers "invalid command"
-//! (one result byte, 0x80). Transfers run in DMA mode only; a guest that asks for
-//! non-DMA mode through SPECIFY still gets DMA transfers. Leaving reset (DOR bit 2 going
+//! (one result byte, 0x80). READ DATA and WRITE DATA run through DMA channel 2, or, with
+//! SPECIFY's ND bit, through the FIFO (non-DMA mode: MSR shows NON-DMA while the data
+//! moves, the interrupt asks for it, and the result phase interrupts again; a write takes
+//! the bytes of every sector up to EOT). Leaving reset (DOR bit 2 going
 //! high, or DSR bit 7) raises IRQ 6 and queues the four SENSE INTERRUPT results of drive
 //! polling (ST0 = 0xC0 | drive).
 //!
@@ -27,7 +29,7 @@
 //! [`DiskImage`], so they reach the file, or the overlay with `--snapshot`.
 
 use crate::block::DiskImage;
-use crate::dma8237::DmaChannel;
+use crate::dma8237::{DmaChannel, DmaProgress};
 use crate::{IrqLine, PortDevice};
 use std::collections::VecDeque;
 use std::fmt;
@@ -48,6 +50,7 @@ const DOR_DMA_GATE: u8 = 0x08;
 /// MSR bits.
 const MSR_RQM: u8 = 0x80;
 const MSR_DIO: u8 = 0x40;
+const MSR_NON_DMA: u8 = 0x20;
 const MSR_CB: u8 = 0x10;
 /// ST0 bits.
 const ST0_ABNORMAL: u8 = 0x40;
@@ -157,6 +160,37 @@ struct Transfer {
     multi_track: bool,
 }
 
+/// A non-DMA transfer in its execution phase: the data moves through the FIFO.
+#[derive(Debug)]
+struct Pio {
+    /// A read: the sectors for the guest to take; a write: the bytes received so far.
+    data: Vec<u8>,
+    /// The next byte a read hands out.
+    pos: usize,
+    /// A write: the transfer to carry out once `expected` bytes have arrived.
+    write: Option<(Transfer, usize)>,
+    /// A read: its result bytes, given once the data has been taken.
+    result: Vec<u8>,
+}
+
+/// The FIFO side of a non-DMA transfer, standing in for the DMA channel: a read collects
+/// the sectors, a write hands out what the guest wrote (terminal count at its end).
+struct PioBuffer<'a>(&'a mut Vec<u8>, usize);
+
+impl DmaChannel for PioBuffer<'_> {
+    fn write_memory(&mut self, data: &[u8]) -> DmaProgress {
+        self.0.extend_from_slice(data);
+        DmaProgress { bytes: data.len(), terminal_count: false }
+    }
+
+    fn read_memory(&mut self, buf: &mut [u8]) -> DmaProgress {
+        let n = buf.len().min(self.0.len() - self.1);
+        buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        self.1 += n;
+        DmaProgress { bytes: n, terminal_count: self.1 == self.0.len() }
+    }
+}
+
 /// The floppy disk controller raising `irq` (IRQ 6).
 pub struct Fdc<I: IrqLine> {
     drives: [FloppyDrive; FDC_DRIVES],
@@ -168,6 +202,8 @@ pub struct Fdc<I: IrqLine> {
     command: Vec<u8>,
     result: VecDeque<u8>,
     job: Option<Job>,
+    /// A non-DMA transfer (SPECIFY's ND bit) in its execution phase.
+    pio: Option<Pio>,
     /// SENSE INTERRUPT answers waiting: (ST0, PCN).
     sense: VecDeque<(u8, u8)>,
     irq_pending: bool,
@@ -203,6 +239,7 @@ impl<I: IrqLine> Fdc<I> {
             command: Vec::new(),
             result: VecDeque::new(),
             job: None,
+            pio: None,
             sense: VecDeque::new(),
             irq_pending: false,
             specify: [0, 0],
@@ -280,6 +317,7 @@ impl<I: IrqLine> Fdc<I> {
         self.command.clear();
         self.result.clear();
         self.job = None;
+        self.pio = None;
         self.sense.clear();
         if !self.lock {
             self.config = 0x20;
@@ -299,6 +337,9 @@ impl<I: IrqLine> Fdc<I> {
     fn msr(&self) -> u8 {
         if self.dor & DOR_RESET_N == 0 {
             0
+        } else if let Some(pio) = &self.pio {
+            let dio = if pio.write.is_none() { MSR_DIO } else { 0 };
+            MSR_RQM | dio | MSR_NON_DMA | MSR_CB
         } else if !self.result.is_empty() {
             MSR_RQM | MSR_DIO | MSR_CB
         } else if self.job.is_some() {
@@ -324,6 +365,19 @@ impl<I: IrqLine> Fdc<I> {
     }
 
     fn read_fifo(&mut self) -> u8 {
+        if let Some(pio) = self.pio.as_mut().filter(|p| p.write.is_none()) {
+            let b = pio.data[pio.pos];
+            pio.pos += 1;
+            if pio.pos == pio.data.len() {
+                let result = std::mem::take(&mut pio.result);
+                self.pio = None;
+                self.result = result.into();
+                // The result phase interrupts anew (an edge after the data's interrupt).
+                self.set_irq(false);
+                self.set_irq(true);
+            }
+            return b;
+        }
         match self.result.pop_front() {
             Some(b) => {
                 // Reading the result phase acknowledges the interrupt of a transfer.
@@ -338,6 +392,18 @@ impl<I: IrqLine> Fdc<I> {
 
     fn write_fifo(&mut self, v: u8) {
         if self.dor & DOR_RESET_N == 0 || self.job.is_some() {
+            return;
+        }
+        if let Some(pio) = self.pio.as_mut() {
+            if let Some((t, expected)) = pio.write {
+                pio.data.push(v);
+                if pio.data.len() == expected {
+                    let mut data = std::mem::take(&mut pio.data);
+                    self.pio = None;
+                    self.set_irq(false);
+                    self.transfer(t, true, &mut PioBuffer(&mut data, 0));
+                }
+            }
             return;
         }
         if !self.result.is_empty() {
@@ -512,8 +578,37 @@ impl<I: IrqLine> Fdc<I> {
             }
             Ok(_) => {
                 self.drives[drive].track = t.c;
-                self.job = Some(if write { Job::Write(t) } else { Job::Read(t) });
+                if self.specify[1] & 1 != 0 {
+                    self.start_pio(t, write);
+                } else {
+                    self.job = Some(if write { Job::Write(t) } else { Job::Read(t) });
+                }
             }
+        }
+    }
+
+    /// A transfer in non-DMA mode: a read gathers its sectors now and hands them out
+    /// through the FIFO; a write waits for the bytes of every sector up to EOT. Either way
+    /// the interrupt asks the guest to move the data.
+    fn start_pio(&mut self, t: Transfer, write: bool) {
+        if write {
+            let first = t.eot.saturating_sub(t.r) as usize + 1;
+            let second = if t.multi_track && t.head == 0 { t.eot as usize } else { 0 };
+            let expected = (first + second) * SECTOR;
+            self.pio = Some(Pio {
+                data: Vec::with_capacity(expected),
+                pos: 0,
+                write: Some((t, expected)),
+                result: Vec::new(),
+            });
+            self.set_irq(true);
+            return;
+        }
+        let mut data = Vec::new();
+        self.transfer(t, false, &mut PioBuffer(&mut data, 0));
+        if !data.is_empty() {
+            let result = std::mem::take(&mut self.result).into();
+            self.pio = Some(Pio { data, pos: 0, write: None, result });
         }
     }
 

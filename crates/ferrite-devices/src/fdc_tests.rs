@@ -261,3 +261,32 @@ fn test_fdc_version_configure_dumpreg_perpendicular_lock() {
     cmd(&mut f, &[0x02]);
     assert_eq!(results(&mut f), vec![0x80], "READ TRACK is not implemented: invalid");
 }
+
+#[test]
+fn test_fdc_non_dma_read_and_write_through_the_fifo() {
+    let (mut f, irq) = fdc_with(image_144());
+    cmd(&mut f, &[0x03, 0xAF, 0x03]); // SPECIFY with ND: non-DMA mode
+                                      // Read C2 H0 S17..18 (EOT 18) through the FIFO.
+    cmd(&mut f, &[0x46, 0x00, 2, 0, 17, 2, 18, 0x1B, 0xFF]);
+    assert!(!f.dma_request(), "no DMA in non-DMA mode");
+    assert!(irq.0.get(), "the interrupt asks for the data");
+    assert_eq!(f.read(0x3F4, 1), 0xF0, "MSR: RQM, DIO, NON-DMA, CB");
+    let data: Vec<u8> = (0..1024).map(|_| f.read(0x3F5, 1) as u8).collect();
+    assert_eq!(u16::from_le_bytes([data[0], data[1]]), 72 + 16);
+    assert_eq!(u16::from_le_bytes([data[512], data[513]]), 72 + 17);
+    assert_eq!(f.read(0x3F4, 1) as u8 & (MSR_RQM | MSR_DIO | MSR_NON_DMA), MSR_RQM | MSR_DIO, "result phase");
+    assert!(irq.0.get());
+    assert_eq!(results(&mut f), vec![0x00, 0, 0, 3, 0, 1, 2]);
+    // Write C3 H1 S18 (EOT 18): one sector of bytes through the FIFO.
+    cmd(&mut f, &[0x45, 0x04, 3, 1, 18, 2, 18, 0x1B, 0xFF]);
+    assert_eq!(f.read(0x3F4, 1), 0xB0, "MSR: RQM, NON-DMA, CB; the guest writes");
+    for i in 0..512u32 {
+        f.write(0x3F5, 1, i & 0xFF);
+    }
+    assert_eq!(results(&mut f), vec![0x04, 0, 0, 4, 1, 1, 2]);
+    cmd(&mut f, &[0x03, 0xAF, 0x02]); // back to DMA
+    let mut back = Channel::new(512);
+    cmd(&mut f, &[0x46, 0x04, 3, 1, 18, 2, 18, 0x1B, 0xFF]);
+    f.run_dma(&mut back);
+    assert!(back.mem.iter().enumerate().all(|(i, &b)| b == i as u8), "the FIFO's bytes reached the disk");
+}
