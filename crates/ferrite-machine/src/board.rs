@@ -506,6 +506,25 @@ mod tests {
     }
 
     #[test]
+    fn test_board_dma_pages_leave_post_port_and_floppy_answers() {
+        let (mut b, _) = board(0x80).unwrap();
+        b.io_write(0x80, 1, 0x42);
+        b.io_write(0x81, 1, 0x07);
+        assert_eq!(b.post.last(), 0x42, "0x80 stays the POST-code latch");
+        assert_eq!(b.io_read(0x81, 1), 0x07, "0x81 is channel 2's page register");
+        assert_eq!(b.io_read(0x84, 1), 0xFF, "unused page ports are unclaimed");
+        assert_eq!(b.io_read(0x3F4, 1), 0x80, "FDC MSR: ready for a command");
+        assert_eq!(b.io_read(0x3F7, 1), 0x00, "no disk: no disk change");
+        // A READ DATA with no disk ends at once with an interrupt on IRQ 6, no DMA wanted.
+        for byte in [0x46, 0x00, 0, 0, 1, 2, 18, 0x1B, 0xFF] {
+            b.io_write(0x3F5, 1, byte);
+        }
+        assert!(b.irqs.is_high(crate::irq::IRQ_FLOPPY));
+        assert!(!b.stop_requested());
+        assert_eq!(b.io_read(0x3F5, 1), 0x48, "ST0: abnormal, not ready, drive 0");
+    }
+
+    #[test]
     fn test_board_reads_are_masked_to_size() {
         let (mut b, _) = board(0x84).unwrap();
         b.io_write(0x84, 1, 0x1234);
