@@ -16,7 +16,7 @@ const CR0_PG: u32 = 1 << 31;
 
 /// Most instructions the interpreter runs in one go for code on a page left to it for
 /// self-modifying code.
-const SMC_STRETCH: u64 = 256;
+const SMC_STRETCH: u64 = 32;
 
 /// What the dispatcher found at CS:EIP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +211,12 @@ impl Jit {
             for b in removed {
                 if b.entry.is_some() {
                     self.stats.blocks_invalidated += 1;
-                    *self.smc_pages.entry(page).or_insert(0) += 1;
+                    // Drops far apart (a physical page reused for other code, as when a
+                    // process is loaded) start the count again; only rewriting within
+                    // `SMC_WINDOW` instructions adds up to the limit.
+                    let e = self.smc_pages.entry(page).or_insert((0, cpu.insns));
+                    e.0 = if cpu.insns.wrapping_sub(e.1) > crate::SMC_WINDOW { 1 } else { e.0 + 1 };
+                    e.1 = cpu.insns;
                 }
                 for site in b.incoming {
                     self.patch(site.site, site.stub);
@@ -226,10 +231,17 @@ impl Jit {
         if let Some(idx) = self.cache.get(&key) {
             return Found::Block(idx);
         }
-        if !self.smc_pages.is_empty()
-            && self.smc_pages.get(&(key.phys >> PAGE_SHIFT)).is_some_and(|&n| n >= crate::SMC_PAGE_LIMIT)
-        {
-            return Found::SmcPage;
+        if !self.smc_pages.is_empty() {
+            if let Some(&(n, last)) = self.smc_pages.get(&(key.phys >> PAGE_SHIFT)) {
+                if n >= crate::SMC_PAGE_LIMIT {
+                    if cpu.insns.wrapping_sub(last) <= crate::SMC_WINDOW {
+                        return Found::SmcPage;
+                    }
+                    // Not rewritten for a while: translate it again (it may be left to the
+                    // interpreter again after another `SMC_PAGE_LIMIT` quick drops).
+                    self.smc_pages.remove(&(key.phys >> PAGE_SHIFT));
+                }
+            }
         }
         let heat = self.cache.heat.entry(key).or_insert(0);
         *heat += 1;
@@ -304,7 +316,8 @@ impl Jit {
             // An instruction the planner accepted but that fails to assemble leaves the
             // block untranslated (the interpreter runs it); it is a translator bug, not a
             // guest error.
-            let t = translate::emit_block(insns, spec, self.buf.base(), at, exit).ok()?;
+            let helpers = self.helper_stubs.at(self.buf.base());
+            let t = translate::emit_block(insns, spec, self.buf.base(), at, exit, helpers).ok()?;
             if !self.buf.fits(t.code.len()) {
                 self.flush();
                 continue;

@@ -365,6 +365,75 @@ pub(crate) fn reload_gprs(ops: &mut Asm) {
     );
 }
 
+/// Host addresses (or, in `Jit`, code-buffer offsets) of the shared helper stubs that
+/// blocks `call` instead of carrying the same spill/call/reload code at every site
+/// ([`helper_stubs`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HelperStubs {
+    /// Soft-TLB fill: in R8D the linear address, R9D `helpers::tlb_fill`'s descriptor;
+    /// out R8D 1 (retry the probe) or 0. Guest registers kept, host flags clobbered.
+    pub(crate) fill: usize,
+    /// In-block interpreter step: `cpu.eip` stored, R10D the charged-but-unrun count, R11D
+    /// the next EIP; guest flags in host EFLAGS. Out R8D 1 (go on: registers reloaded,
+    /// call `load_flags` next) or 0 (leave: flags and EIP are in the vCPU).
+    pub(crate) step: usize,
+    /// [`load_flags`] as a subroutine (clobbers R9).
+    pub(crate) load_flags: usize,
+}
+
+impl HelperStubs {
+    /// The stubs of a buffer whose offset 0 is at host address `base`.
+    pub(crate) fn at(self, base: usize) -> HelperStubs {
+        HelperStubs { fill: base + self.fill, step: base + self.step, load_flags: base + self.load_flags }
+    }
+}
+
+/// Assembles the shared helper stubs (entered with `call` from a block, so the host
+/// stack is 8 below a 16-byte boundary on entry) and returns their offsets.
+pub(crate) fn helper_stubs(ops: &mut Asm) -> HelperStubs {
+    let fill = ops.offset().0;
+    let tlb_fill = crate::helpers::tlb_fill as *const () as usize as i64;
+    spill_gprs(ops);
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, r15
+        ; mov rsi, r13
+        ; mov edx, r8d
+        ; mov ecx, r9d
+        ; mov rax, QWORD tlb_fill
+        ; sub rsp, 8
+        ; call rax
+        ; add rsp, 8
+        ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
+        ; mov r8d, eax
+    );
+    reload_gprs(ops);
+    dynasm!(ops ; .arch x64 ; ret);
+    let step = ops.offset().0;
+    let step_one = crate::helpers::step_one as *const () as usize as i64;
+    capture_flags(ops);
+    spill_gprs(ops);
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, r15
+        ; mov rsi, r13
+        ; mov edx, r10d
+        ; mov ecx, r11d
+        ; mov rax, QWORD step_one
+        ; sub rsp, 8
+        ; call rax
+        ; add rsp, 8
+        ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
+        ; mov r8d, eax
+    );
+    reload_gprs(ops);
+    dynasm!(ops ; .arch x64 ; ret);
+    let load = ops.offset().0;
+    load_flags(ops);
+    dynasm!(ops ; .arch x64 ; ret);
+    HelperStubs { fill, step, load_flags: load }
+}
+
 /// The fixed stubs at the start of the code buffer: the entry trampoline
 /// `extern "sysv64" fn(cpu, ctx, code)`, which loads the guest registers and arithmetic
 /// flags (blocks expect the guest's flags in host EFLAGS on entry, as chained

@@ -40,6 +40,10 @@ pub const DEFAULT_HOT_THRESHOLD: u32 = 2;
 /// Times a page's translations may be dropped for self-modifying code before the page is
 /// left to the interpreter (until the next flush).
 pub const SMC_PAGE_LIMIT: u32 = 16;
+/// Guest instructions within which translation drops of one page count together towards
+/// [`SMC_PAGE_LIMIT`]; a page left to the interpreter that has not been rewritten for
+/// this long is translated again.
+pub const SMC_WINDOW: u64 = 2_000_000;
 
 /// Translator counters (`ferrite run --stats`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -137,14 +141,17 @@ pub struct Jit {
     stubs_len: usize,
     entry_stub: usize,
     exit_stub: usize,
+    /// Code-buffer offsets of the shared helper stubs blocks call.
+    helper_stubs: emit::HelperStubs,
     cache: Cache,
     /// Small numbers for the (CS base, CS limit, mode bits) triples blocks run under;
     /// jump-cache entries are tagged with them.
     mode_ids: hashbrown::HashMap<(u32, u32, u32), u32>,
     /// Per physical page, how many times its translations were dropped because it was
-    /// written; past [`SMC_PAGE_LIMIT`] the page's code is left to the interpreter
+    /// written (within [`SMC_WINDOW`] of each other) and the instruction count of the
+    /// last drop; past [`SMC_PAGE_LIMIT`] the page's code is left to the interpreter
     /// (translating code that keeps being rewritten costs more than it saves).
-    smc_pages: hashbrown::HashMap<u32, u32>,
+    smc_pages: hashbrown::HashMap<u32, (u32, u64)>,
     ctx: Box<JitCtx>,
     stats: JitStats,
     hot_threshold: u32,
@@ -191,6 +198,7 @@ impl Jit {
         let mut buf = CodeBuffer::new(bytes.max(64 << 10)).map_err(JitError::CodeBuffer)?;
         let mut ops = emit::Asm::new(buf.base());
         let (entry_stub, exit_stub) = emit::stubs(&mut ops);
+        let helper_stubs = emit::helper_stubs(&mut ops);
         let code = ops.finalize().map_err(|e| JitError::CodeBuffer(std::io::Error::other(format!("{e:?}"))))?;
         buf.append(&code).map_err(JitError::CodeBuffer)?;
         Ok(Jit {
@@ -198,6 +206,7 @@ impl Jit {
             buf,
             entry_stub,
             exit_stub,
+            helper_stubs,
             cache: Cache::default(),
             mode_ids: hashbrown::HashMap::new(),
             smc_pages: hashbrown::HashMap::new(),

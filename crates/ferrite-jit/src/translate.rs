@@ -124,12 +124,14 @@ pub(crate) fn emit_block(
     base: usize,
     at: usize,
     exit_stub: usize,
+    helpers: emit::HelperStubs,
 ) -> Result<Translated, String> {
     let mut e = Emitter {
         ops: Asm::new(base + at),
         spec: *spec,
         at,
         exit_stub,
+        helpers,
         slow: Vec::new(),
         misses: Vec::new(),
         sites: Vec::new(),
@@ -335,6 +337,8 @@ struct Emitter {
     spec: BlockSpec,
     at: usize,
     exit_stub: usize,
+    /// Host addresses of the shared helper stubs.
+    helpers: emit::HelperStubs,
     slow: Vec<Slow>,
     misses: Vec<Miss>,
     /// Patchable exits: offset of the `jmp rel32`, its stub's label, the guest EIP.
@@ -373,26 +377,11 @@ impl Emitter {
     /// aligned) and retries the probe, or falls into the access's slow path with the
     /// flags as the probe left them.
     fn miss_path(&mut self, m: Miss) {
-        let helper = crate::helpers::tlb_fill as *const () as usize as i64;
-        dynasm!(self.ops ; .arch x64 ; =>m.label);
-        emit::spill_gprs(&mut self.ops);
         dynasm!(self.ops
             ; .arch x64
-            ; mov rdi, r15
-            ; mov rsi, r13
-            ; mov edx, r8d
-            ; mov ecx, m.desc as i32
-            ; mov rax, QWORD helper
-            ; call rax
-        );
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
-            ; mov r8d, eax
-        );
-        emit::reload_gprs(&mut self.ops);
-        dynasm!(self.ops
-            ; .arch x64
+            ; =>m.label
+            ; mov r9d, m.desc as i32
+            ; call extern self.helpers.fill
             ; test r8d, r8d
             ; jz =>m.slow
         );
@@ -553,29 +542,17 @@ impl Emitter {
     /// `next_eip` with nothing the block depends on changed, else leaves for the
     /// dispatcher at whatever EIP the step left.
     fn step(&mut self, left: u32, eip: u32, next_eip: u32) {
-        emit::capture_flags(&mut self.ops);
-        emit::spill_gprs(&mut self.ops);
-        let helper = crate::helpers::step_one as *const () as usize as i64;
         let leave = self.ops.new_dynamic_label();
         dynasm!(self.ops
             ; .arch x64
             ; mov DWORD [r15 + off::EIP], eip as i32
-            ; mov rdi, r15
-            ; mov rsi, r13
-            ; mov edx, left as i32
-            ; mov ecx, next_eip as i32
-            ; mov rax, QWORD helper
-            ; call rax
-            ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
-            ; mov r8d, eax
-        );
-        emit::reload_gprs(&mut self.ops);
-        dynasm!(self.ops
-            ; .arch x64
+            ; mov r10d, left as i32
+            ; mov r11d, next_eip as i32
+            ; call extern self.helpers.step
             ; test r8d, r8d
             ; jz =>leave
+            ; call extern self.helpers.load_flags
         );
-        emit::load_flags(&mut self.ops);
         self.leaves.push(leave);
     }
 
