@@ -8,8 +8,9 @@
 //! - `linux.iso` on the ATAPI CD-ROM (`--cdrom`): SeaBIOS's El Torito no-emulation boot
 //!   loads ISOLINUX, which reads the kernel and initrd through INT 13h's CD functions.
 //!
-//! Each boot reads COM1 until the initramfs's `FERRITE-SHELL-READY` marker and checks the
-//! boot loader's banner (its `SERIAL` directive puts its console on COM1), the kernel's
+//! Each boot reads COM1 until the initramfs's `FERRITE-SHELL-READY` marker, quits ferrite
+//! with the console's Ctrl-A x (a clean stop that flushes every log) and checks the boot
+//! loader's banner (its `SERIAL` directive puts its console on COM1), the kernel's
 //! banner, and SeaBIOS's own banner and "Booting from ..." line in its debug log (port
 //! 0x402, `--debugcon file:`). The boots run with `--snapshot` and the image file must be
 //! byte-identical afterwards. Bad media must end in SeaBIOS's boot-failure path, not in a
@@ -25,7 +26,7 @@ mod common;
 use common::*;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -135,7 +136,7 @@ fn boot_linux(bios: &str, media: Media, image: &Path, engine: &str, name: &str) 
         .args(["--debugcon-port", SEABIOS_LOG_PORT, "--debugcon"])
         .arg(format!("file:{}", log.display()))
         .args(["--engine", engine, "--max-insns", LINUX_BUDGET])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -166,7 +167,16 @@ fn boot_linux(bios: &str, media: Media, image: &Path, engine: &str, name: &str) 
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    // Ctrl-A x on the console quits ferrite cleanly, so SeaBIOS's log file is flushed;
+    // a ferrite that does not stop is killed (and the log checks then fail).
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let _ = stdin.write_all(b"\x01x").and_then(|()| stdin.flush());
+    let quit = Instant::now();
+    while child.try_wait().expect("ferrite's status").is_none() && quit.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = child.kill();
+    drop(stdin);
     let out = child.wait_with_output().expect("ferrite exits");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let seabios_log = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
@@ -183,6 +193,7 @@ fn check_linux_boot(media: Media, engine: &str, test: &str) {
     let tail = boot.lines.iter().rev().take(25).rev().cloned().collect::<Vec<_>>().join("\n");
     assert!(!boot.stderr.contains("internal error") && !boot.stderr.contains("panicked"), "{}", boot.stderr);
     assert!(boot.found, "{test}: no {SHELL_MARKER:?} on COM1; stderr: {}\nlast lines:\n{tail}", boot.stderr);
+    assert!(boot.stderr.contains("stopped: interrupted"), "{test}: Ctrl-A x did not stop ferrite: {}", boot.stderr);
     let has = |needle: &str| boot.lines.iter().any(|l| l.contains(needle));
     assert!(has(media.loader_banner()), "{test}: no {:?} banner on COM1:\n{tail}", media.loader_banner());
     assert!(has("Loading /vmlinuz... ok"), "{test}: the boot loader did not load the kernel");
