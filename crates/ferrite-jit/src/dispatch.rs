@@ -16,7 +16,7 @@ const CR0_PG: u32 = 1 << 31;
 
 /// Most instructions the interpreter runs in one go for code on a page left to it for
 /// self-modifying code.
-const SMC_STRETCH: u64 = 32;
+const SMC_STRETCH: u64 = 256;
 
 /// What the dispatcher found at CS:EIP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

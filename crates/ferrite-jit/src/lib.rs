@@ -39,7 +39,7 @@ pub const DEFAULT_CODE_BYTES: usize = 32 << 20;
 pub const DEFAULT_HOT_THRESHOLD: u32 = 2;
 /// Times a page's translations may be dropped for self-modifying code before the page is
 /// left to the interpreter (until the next flush).
-pub const SMC_PAGE_LIMIT: u32 = 16;
+pub const SMC_PAGE_LIMIT: u32 = 4;
 /// Guest instructions within which translation drops of one page count together towards
 /// [`SMC_PAGE_LIMIT`]; a page left to the interpreter that has not been rewritten for
 /// this long is translated again.
