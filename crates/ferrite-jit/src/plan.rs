@@ -28,6 +28,8 @@ pub(crate) enum Kind {
     Push { src: PushSrc, size: u32 },
     /// POP into a register (host number).
     Pop { dest: u8, size: u32 },
+    /// LEAVE: SP from BP (stack-sized), then BP popped (`size` operand bytes).
+    Leave { size: u32 },
     /// Jcc rel: ends the block.
     Jcc { cond: ConditionCode, target: u32 },
     /// JMP rel: ends the block.
@@ -175,7 +177,14 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         return None;
     }
     match ins.mnemonic() {
-        M::Nop => Some(Kind::Nothing),
+        // PAUSE is a NOP with a hint; the fences order nothing in a one-CPU emulator (the
+        // interpreter executes them as no-ops too).
+        M::Nop | M::Pause | M::Lfence | M::Mfence | M::Sfence => Some(Kind::Nothing),
+        M::Leave => match ins.code() {
+            Code::Leavew => Some(Kind::Leave { size: 2 }),
+            Code::Leaved => Some(Kind::Leave { size: 4 }),
+            _ => None,
+        },
         M::Cld => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::DF, set: false }),
         M::Std => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::DF, set: true }),
         M::Cli if mode.cli_free => Some(Kind::SetFlag { bit: ferrite_cpu::Flags::IF, set: false }),

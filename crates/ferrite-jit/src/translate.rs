@@ -184,6 +184,7 @@ pub(crate) fn emit_block(
             }
             Kind::Push { src, size } => e.push(*src, *size, flags, i, eip),
             Kind::Pop { dest, size } => e.pop(*dest, *size, flags, i, eip),
+            Kind::Leave { size } => e.leave(*size, flags, i, eip),
             Kind::Jcc { cond, target } => {
                 let taken = e.ops.new_dynamic_label();
                 e.jcc(*cond, taken);
@@ -237,7 +238,9 @@ pub(crate) fn emit_block(
         }
         // A slow path of a plain instruction (not a block end) runs it in the
         // interpreter from inside the block and comes back right after it.
-        if matches!(kind, Kind::Native { .. } | Kind::Push { .. } | Kind::Pop { .. }) && e.slow.len() > first_slow {
+        if matches!(kind, Kind::Native { .. } | Kind::Push { .. } | Kind::Pop { .. } | Kind::Leave { .. })
+            && e.slow.len() > first_slow
+        {
             let resume = e.ops.new_dynamic_label();
             dynasm!(e.ops ; .arch x64 ; =>resume);
             for s in &mut e.slow[first_slow..] {
@@ -420,6 +423,35 @@ impl Emitter {
             dynasm!(self.ops ; .arch x64 ; mov Rd(dest), r9d);
         } else {
             dynasm!(self.ops ; .arch x64 ; mov Rw(dest), r9w);
+        }
+    }
+
+    /// LEAVE: load from SS:BP (BP masked to the stack size), then SP = BP + size (only
+    /// SP's low half on a 16-bit stack) and BP (or EBP) = the value; a fault leaves both
+    /// untouched.
+    fn leave(&mut self, size: u32, flags: FlagsAt, i: u32, eip: u32) {
+        let retry = self.here();
+        if self.spec.plan.ss32 {
+            dynasm!(self.ops ; .arch x64 ; mov r8d, ebp);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; movzx r8d, bp);
+        }
+        self.probe(Access { seg: SS, size, write: false }, flags, i, eip, retry);
+        self.load_top(size);
+        let size_i = size as i32;
+        if self.spec.plan.ss32 {
+            dynasm!(self.ops ; .arch x64 ; lea r12d, [rbp + size_i]);
+        } else {
+            dynasm!(self.ops
+                ; .arch x64
+                ; lea r10d, [rbp + size_i]
+                ; mov r12w, r10w
+            );
+        }
+        if size == 4 {
+            dynasm!(self.ops ; .arch x64 ; mov ebp, r9d);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; mov bp, r9w);
         }
     }
 

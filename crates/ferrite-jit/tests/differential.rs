@@ -170,7 +170,21 @@ fn random_insn32(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(ebx + disp);
     let m8 = byte_ptr(esi + disp);
     let imm = r.next() as u32;
-    match r.below(47) {
+    match r.below(50) {
+        47 => {
+            // A stack frame torn down by LEAVE (32-bit, or 16-bit operand size).
+            a.push(ebp)?;
+            a.mov(ebp, esp)?;
+            a.push(d)?;
+            if r.below(3) == 0 {
+                a.db(&[0x66, 0xC9])?; // o16 leave: BP from the low half of the saved EBP
+                a.lea(esp, dword_ptr(esp + 2))
+            } else {
+                a.leave()
+            }
+        }
+        48 => a.pause(),
+        49 => a.lfence(),
         44 => a.std(),
         45 => a.cld(),
         46 => a.cli(),
@@ -281,7 +295,13 @@ fn random_insn16(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(bx + disp);
     let m8 = byte_ptr(si + disp);
     let imm = r.next() as u32 & 0xFFFF;
-    match r.below(20) {
+    match r.below(21) {
+        20 => {
+            a.push(bp)?;
+            a.mov(bp, sp)?;
+            a.push(d)?;
+            a.leave()
+        }
         0 => a.add(d, s),
         1 => a.adc(d, m16),
         2 => a.sub(m16, d),
