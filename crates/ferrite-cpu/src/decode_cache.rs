@@ -48,6 +48,9 @@ impl Block {
 /// Key: physical address of the first byte, and whether it was decoded as 32-bit code.
 type Key = (u32, bool);
 
+/// One entry of the direct-mapped table: a block and its key, or nothing.
+type FrontSlot = Option<(Key, Rc<Block>)>;
+
 /// Entries of the direct-mapped table in front of the hash map.
 const FRONT_SLOTS: usize = 4096;
 
@@ -63,7 +66,7 @@ pub(crate) struct DecodeCache {
     /// A direct-mapped table of recently run blocks, looked up before the hash map (one
     /// index and compare instead of a hash and probe). Every block in it is also in
     /// `blocks`; dropping a block from `blocks` drops it here.
-    front: Box<[Option<(Key, Rc<Block>)>]>,
+    front: Box<[FrontSlot]>,
     enabled: bool,
     /// Whether new blocks get fast forms.
     uops: bool,
