@@ -133,7 +133,7 @@ impl Exec<'_> {
                     let next = if block.code32 { next } else { next & 0xFFFF };
                     self.cpu.eip = next;
                     self.end_block = false;
-                    if let Err(f) = run(self, u) {
+                    if let Err(f) = uop::unpack(run(self, u)) {
                         self.retire(retired);
                         self.cpu.cur_eip = start;
                         self.cpu.eip = start;

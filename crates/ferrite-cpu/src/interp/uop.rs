@@ -112,8 +112,39 @@ pub(crate) enum Kind {
     Loop { op: u8, ecx: bool },
 }
 
-/// A handler: one fast form's semantics (EIP already points past the instruction).
-pub(crate) type Handler = fn(&mut Exec<'_>, &Uop) -> Result<(), Fault>;
+/// A handler: one fast form's semantics (EIP already points past the instruction). It
+/// returns its `Result` packed into a [`Outcome`], which comes back in a register rather
+/// than through memory.
+pub(crate) type Handler = fn(&mut Exec<'_>, &Uop) -> Outcome;
+
+/// A handler's result: 0 for success, else a packed [`Fault`] (see [`pack`]).
+pub(crate) type Outcome = u64;
+
+/// Packs a result: bit 0 = faulted, bits 8..16 = vector, bit 1 = has an error code,
+/// bits 32..64 = the error code.
+#[inline(always)]
+pub(super) fn pack(r: Result<(), Fault>) -> Outcome {
+    match r {
+        Ok(()) => 0,
+        Err(f) => {
+            let code = match f.error_code {
+                Some(c) => 2 | (c as u64) << 32,
+                None => 0,
+            };
+            1 | (f.vector as u64) << 8 | code
+        }
+    }
+}
+
+/// The result a handler packed with [`pack`].
+#[inline(always)]
+pub(crate) fn unpack(o: Outcome) -> Result<(), Fault> {
+    if o == 0 {
+        return Ok(());
+    }
+    let error_code = if o & 2 != 0 { Some((o >> 32) as u32) } else { None };
+    Err(Fault { vector: (o >> 8) as u8, error_code })
+}
 
 /// A pre-decoded instruction.
 #[derive(Debug, Clone, Copy)]

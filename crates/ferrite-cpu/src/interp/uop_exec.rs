@@ -9,7 +9,7 @@
 //! leaves the CPU exactly as the generic path leaves it.
 
 use super::shift::shift_rotate;
-use super::uop::{AluOp, Handler, Kind, Uop, IMM, MEM, NONE, REG};
+use super::uop::{pack, AluOp, Handler, Kind, Uop, IMM, MEM, NONE, REG};
 use super::Exec;
 use crate::fault::Fault;
 use crate::flags::{add_flags, logic_flags, sign_extend, size_mask, sub_flags, szp, Flags};
@@ -285,7 +285,7 @@ macro_rules! by_size {
         match $size {
             $($s => {
                 const $sz: u8 = $s;
-                Some($e as Handler)
+                Some((|ex: &mut Exec<'_>, u: &Uop| pack($e(ex, u))) as Handler)
             })*
             _ => None,
         }
