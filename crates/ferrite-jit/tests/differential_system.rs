@@ -23,8 +23,10 @@ const HANDLERS: u32 = 0x4000;
 /// Page directory and the page table covering linear 0..4 MiB.
 const PAGE_DIR: u32 = 0x8000;
 const PAGE_TABLE: u32 = 0x9000;
-/// A second page directory (CR3 reloads switch between them).
+/// A second page directory (CR3 reloads switch between them) and its page table, which
+/// maps linear page 0x200 to frame 0x201 (the first maps it to itself).
 const PAGE_DIR2: u32 = 0xA000;
+const PAGE_TABLE2: u32 = 0xB000;
 /// Counters the handlers bump.
 const COUNTERS: u32 = 0xC000;
 /// Initial stack pointer.
@@ -56,13 +58,13 @@ fn assert_same_ram(a: &PhysMem, b: &PhysMem, what: &str) {
 }
 
 /// A bus that records every port access and answers reads from a counter, and raises
-/// its interrupt line (vector 0x20) after a given number of port writes.
+/// its interrupt line (vector 0x20) after every `irq_after_writes`-th port write.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RecordingBus {
     /// (port, size, value, write) in order.
     pub log: Vec<(u16, u8, u32, bool)>,
     next: u32,
-    /// Raise the line once this many writes happened (0: never).
+    /// Raise the line each time this many more writes happened (0: never).
     pub irq_after_writes: usize,
     writes: usize,
     raised: bool,
@@ -78,7 +80,7 @@ impl IoBus for RecordingBus {
     fn io_write(&mut self, port: u16, size: u8, value: u32) {
         self.log.push((port, size, value, true));
         self.writes += 1;
-        if self.irq_after_writes != 0 && self.writes == self.irq_after_writes {
+        if self.irq_after_writes != 0 && self.writes % self.irq_after_writes == 0 {
             self.raised = true;
         }
     }
@@ -126,12 +128,13 @@ impl Setup {
         }
         mem.write_bytes(CODE, &self.main);
         mem.write_bytes(HANDLERS, &self.handlers);
-        for pt in [PAGE_DIR, PAGE_DIR2] {
-            mem.write_bytes(pt, &(PAGE_TABLE | 3).to_le_bytes());
-        }
+        mem.write_bytes(PAGE_DIR, &(PAGE_TABLE | 3).to_le_bytes());
+        mem.write_bytes(PAGE_DIR2, &(PAGE_TABLE2 | 3).to_le_bytes());
         for page in 0..1024u32 {
             let e = (page << 12) | (self.pte_flags)(page);
             mem.write_bytes(PAGE_TABLE + 4 * page, &e.to_le_bytes());
+            let e2 = if page == 0x200 { 0x201 << 12 | 3 } else { e };
+            mem.write_bytes(PAGE_TABLE2 + 4 * page, &e2.to_le_bytes());
         }
         let mut cpu = Cpu::new();
         cpu.cr0 |= 1;
@@ -448,5 +451,84 @@ fn test_self_modifying_page_left_to_the_interpreter_still_drops_other_pages() {
         let (stats, cpu) = compare(&setup, threshold, 1_000_000, 0, "self-modifying code on two pages");
         assert!(cpu.halted, "ran to the end");
         assert!(stats.blocks_invalidated >= ferrite_jit::SMC_PAGE_LIMIT as u64, "{stats}");
+    }
+}
+
+#[test]
+fn test_sensitive_instructions_and_interrupts_match_the_interpreter() {
+    // CLI/STI (with the interrupt shadow), PUSHFD/POPFD changing IF, IN/OUT of all sizes
+    // with a device that raises its line every few writes (handler: count, EOI, IRET),
+    // MOV to CR3 switching between two address spaces that map one page differently,
+    // MOV from CR0/CR3, INVLPG, CPUID and RDTSC, inside a loop that is translated.
+    let main = assemble(CODE, |a| {
+        let mut top = a.create_label();
+        a.mov(ecx, 400u32)?;
+        a.xor(ebx, ebx)?;
+        a.mov(dword_ptr(0x20_0000u32), 0x1111_1111u32)?;
+        a.mov(dword_ptr(0x20_1000u32), 0x2222_2222u32)?;
+        a.set_label(&mut top)?;
+        a.mov(eax, cr3)?;
+        a.xor(eax, PAGE_DIR ^ PAGE_DIR2)?;
+        a.mov(cr3, eax)?;
+        a.add(ebx, dword_ptr(0x20_0000u32))?;
+        a.add(dword_ptr(0x20_0004u32), ecx)?;
+        a.mov(al, cl)?;
+        a.out(0x80, al)?;
+        a.mov(dx, 0x3F8u32)?;
+        a.out(dx, ax)?;
+        a.in_(al, 0x60)?;
+        a.add(bl, al)?;
+        a.in_(eax, dx)?;
+        a.xor(ebx, eax)?;
+        a.sti()?;
+        a.nop()?; // the interrupt shadow ends after this one
+        a.out(0xE9, al)?;
+        a.cli()?;
+        a.out(dx, eax)?;
+        a.pushfd()?;
+        a.or(dword_ptr(esp), 0x200)?;
+        a.popfd()?; // IF set again, no shadow
+        a.inc(edi)?;
+        a.pushfd()?;
+        a.and(dword_ptr(esp), !0x200u32 as i32)?;
+        a.popfd()?;
+        a.mov(esi, cr0)?;
+        a.invlpg(byte_ptr(0x20_0000u32))?;
+        if true {
+            a.push(ecx)?;
+            a.push(ebx)?;
+            a.mov(eax, 1u32)?;
+            a.cpuid()?;
+            a.pop(ebx)?;
+            a.pop(ecx)?;
+            a.rdtsc()?;
+            a.mov(ebp, eax)?;
+        }
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.hlt()
+    });
+    let handlers = assemble(HANDLERS, |a| {
+        a.hlt()?;
+        a.jmp(HANDLERS as u64)?;
+        for _ in 0..13 {
+            a.nop()?;
+        }
+        a.inc(dword_ptr(COUNTERS + 8))?;
+        a.push(eax)?;
+        a.mov(al, 0x20)?;
+        a.out(0x20, al)?;
+        a.pop(eax)?;
+        a.iretd()
+    });
+    let setup = Setup { main, handlers, handler_at: vec![(0x20, 16)], paging: true, pte_flags: Box::new(|_| 3) };
+    for threshold in [1, 2] {
+        for irq_every in [3, 7] {
+            let what = format!("sensitive instructions (irq every {irq_every} writes)");
+            let (stats, cpu) = compare(&setup, threshold, 2_000_000, irq_every, &what);
+            assert!(cpu.halted, "{what}: ran to the end");
+            assert!(stats.helper_calls > 400 * 10, "{what}: sensitive instructions are in-block calls: {stats}");
+            assert!(stats.blocks_translated > 0, "{what}: {stats}");
+        }
     }
 }
