@@ -99,15 +99,18 @@ pub(crate) struct JitCtx {
 }
 
 /// The step profile: linear address → (mnemonic, helper calls, dispatcher steps).
-pub(crate) type StepProfile = hashbrown::HashMap<u32, (String, u64, u64)>;
+pub(crate) type StepProfile = hashbrown::HashMap<(u32, u64), (String, u64, u64)>;
 
 impl JitCtx {
     /// Counts one interpreter step of the instruction at CS:EIP (`helper`: from inside a
-    /// block), decoding it the first time it is seen.
+    /// block). Keyed by its linear address *and* its first bytes, since processes reuse
+    /// linear addresses for other code; decoded the first time a key is seen.
     pub(crate) fn note_step(&mut self, cpu: &Cpu, mem: &PhysMem, helper: bool) {
         let Some(p) = self.profile.as_mut() else { return };
         let linear = cpu.pc_linear();
-        let e = p.entry(linear).or_insert_with(|| (mnemonic_at(cpu, mem, linear), 0, 0));
+        let bytes = code_bytes(cpu, mem, linear);
+        let head = bytes.map_or(0, |b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+        let e = p.entry((linear, head)).or_insert_with(|| (form_of(cpu, bytes), 0, 0));
         if helper {
             e.1 += 1;
         } else {
@@ -116,14 +119,13 @@ impl JitCtx {
     }
 }
 
-/// The form of the instruction at `linear` (through the soft TLB with paging): iced's
-/// code name (mnemonic and operand forms) with any REP prefix, or "?" when its bytes are
-/// not reachable.
-fn mnemonic_at(cpu: &Cpu, mem: &PhysMem, linear: u32) -> String {
+/// The 15 bytes at `linear` (through the soft TLB with paging), or `None` when the page
+/// is not in the TLB.
+fn code_bytes(cpu: &Cpu, mem: &PhysMem, linear: u32) -> Option<[u8; 15]> {
     let phys = if cpu.cr0 & (1 << 31) != 0 {
         let e = cpu.tlb.entry(linear, cpu.cpl() == 3);
         if e.exec_tag != linear & !0xFFF {
-            return "?".to_string();
+            return None;
         }
         linear.wrapping_add(e.addend)
     } else {
@@ -131,6 +133,13 @@ fn mnemonic_at(cpu: &Cpu, mem: &PhysMem, linear: u32) -> String {
     };
     let mut bytes = [0u8; 15];
     mem.read_bytes(phys, &mut bytes);
+    Some(bytes)
+}
+
+/// The form of the instruction in `bytes`: iced's code name (mnemonic and operand
+/// forms) with any REP prefix, or "?" when its bytes were not reachable.
+fn form_of(cpu: &Cpu, bytes: Option<[u8; 15]>) -> String {
+    let Some(bytes) = bytes else { return "?".to_string() };
     let bits = if cpu.code32() { 32 } else { 16 };
     let ins = iced_x86::Decoder::with_ip(bits, &bytes, 0, iced_x86::DecoderOptions::NONE).decode();
     let rep = if ins.has_rep_prefix() {

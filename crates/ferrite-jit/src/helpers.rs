@@ -246,7 +246,7 @@ pub(crate) unsafe extern "sysv64" fn step_one(cpu: *mut Cpu, ctx: *mut JitCtx, l
         && !mem.code_written()
         && crate::ctx::can_translate(cpu)
         && !(cpu.eflags & ferrite_cpu::Flags::IF != 0 && io.intr_pending())
-        && !(!cpu.nmi_blocked && io.nmi_pending())
+        && (cpu.nmi_blocked || !io.nmi_pending())
         && (cpu.cr0, cpu.cr3, cpu.cr4) == crs
         && mem.a20_mask() == ctx.a20_mask
         && crate::dispatch::mode_sig(cpu, mem) == before

@@ -80,7 +80,7 @@ impl IoBus for RecordingBus {
     fn io_write(&mut self, port: u16, size: u8, value: u32) {
         self.log.push((port, size, value, true));
         self.writes += 1;
-        if self.irq_after_writes != 0 && self.writes % self.irq_after_writes == 0 {
+        if self.irq_after_writes != 0 && self.writes.is_multiple_of(self.irq_after_writes) {
             self.raised = true;
         }
     }
@@ -275,9 +275,9 @@ fn test_paging_misses_and_faults_match_the_interpreter() {
     let (handlers, handler_at) = handlers_with_page_fault();
     // Pages from 1 MiB on: every 5th not present, every 7th read-only; the rest plain.
     let flags = |page: u32| -> u32 {
-        if page >= 0x100 && page % 5 == 0 {
+        if page >= 0x100 && page.is_multiple_of(5) {
             0x2
-        } else if page >= 0x100 && page % 7 == 0 {
+        } else if page >= 0x100 && page.is_multiple_of(7) {
             0x1
         } else {
             0x3
