@@ -407,6 +407,12 @@ impl Machine {
     /// deadline — the clock jumps there in deterministic mode, the host sleeps in real
     /// time — and the next slice delivers the interrupt.
     fn idle(&mut self) -> Option<StopReason> {
+        // An interrupt raised as the slice ended (a timer that expired when the clock
+        // caught up after the HLT, so no deadline is armed any more) wakes the CPU at
+        // once: the next slice delivers it.
+        if self.cpu.eflags & Flags::IF != 0 && self.board.interrupt_pending() {
+            return None;
+        }
         if self.cpu.eflags & Flags::IF == 0 || !self.board.has_interrupt_sources() {
             return Some(StopReason::Halted);
         }

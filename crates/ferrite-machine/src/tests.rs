@@ -255,3 +255,24 @@ fn test_fw_cfg_dma_reads_into_guest_ram() {
     m.mem().read_bytes(0x2000, &mut size);
     assert_eq!(u64::from_le_bytes(size), 32 << 20);
 }
+
+#[test]
+fn test_halt_with_an_interrupt_raised_after_it_wakes_the_cpu() {
+    // The CPU halted with IF = 1 (sti; hlt) and, as the run loop caught the clock up
+    // after the slice, the local APIC's one-shot timer expired: its interrupt (vector
+    // 0x40) is pending but no timer is armed any more. That must wake the CPU, not stop
+    // the run as "halted" (Linux's idle loop hit this through SeaBIOS in real time, the
+    // LAPIC timer being its clock event). The handler at F000:FFF8 leaves through the
+    // exit port.
+    let mut code = [0xF4u8; 12];
+    code[..2].copy_from_slice(&[0xFB, 0xF4]);
+    code[8..12].copy_from_slice(&[0xB0, 0x07, 0xE6, 0xF4]); // mov al, 7; out 0xF4, al
+    let (mut m, _) = machine(&code, |_| {});
+    m.mem.write_bytes(0x40 * 4, &[0xF8, 0xFF, 0x00, 0xF0]); // IVT[0x40] = F000:FFF8
+    m.cpu.eflags |= Flags::IF;
+    assert_eq!(m.idle(), Some(StopReason::Halted), "nothing pending, nothing armed");
+    m.board.lapic.write(ferrite_devices::lapic::reg::SVR, 4, 0x1FF);
+    assert!(m.board.lapic.accept(ferrite_devices::lapic::lvt::MODE_FIXED, 0x40, false));
+    assert_eq!(m.idle(), None, "a pending interrupt must wake the halted CPU");
+    assert_eq!(m.run().reason, StopReason::ExitPort(7));
+}
