@@ -78,6 +78,10 @@ pub(crate) struct JitCtx {
     pub(crate) write_bound: [u64; 6],
     /// The jump cache for indirect branches, indexed by `eip % JUMP_CACHE_ENTRIES`.
     pub(crate) jump_cache: [JumpEntry; JUMP_CACHE_ENTRIES],
+    /// Indexed by the second byte of EFLAGS: -1 when DF (its bit 2) is set, else +1. A
+    /// single string instruction steps its index register with it without touching the
+    /// host flags.
+    pub(crate) df_step: [i8; 256],
     /// The budget value at the last point `cpu.insns` was brought up to date (the
     /// dispatcher's entry, or an interpreter step called from generated code); what it
     /// lost since then retired.
@@ -167,6 +171,7 @@ impl JitCtx {
             read_bound: [0; 6],
             write_bound: [0; 6],
             jump_cache: [JumpEntry::EMPTY; JUMP_CACHE_ENTRIES],
+            df_step: std::array::from_fn(|b| if b & 4 != 0 { -1 } else { 1 }),
             charged: 0,
             mem: std::ptr::null_mut(),
             io: None,
@@ -282,6 +287,8 @@ pub(crate) mod off {
     pub(crate) const A20_MASK: i32 = offset_of!(JitCtx, a20_mask) as i32;
     /// `JitCtx::exit_reason`.
     pub(crate) const EXIT_REASON: i32 = offset_of!(JitCtx, exit_reason) as i32;
+    /// `JitCtx::df_step[0]`.
+    pub(crate) const DF_STEP: i32 = offset_of!(JitCtx, df_step) as i32;
     /// `JitCtx::flags_save`.
     pub(crate) const FLAGS_SAVE: i32 = offset_of!(JitCtx, flags_save) as i32;
     /// `JitCtx::exit_site`.

@@ -30,6 +30,9 @@ pub(crate) enum Kind {
     Pop { dest: u8, size: u32 },
     /// LEAVE: SP from BP (stack-sized), then BP popped (`size` operand bytes).
     Leave { size: u32 },
+    /// LODS, STOS or SCAS without a REP prefix: one element through the probe, the index
+    /// register (ESI/SI for LODS, EDI/DI otherwise) stepped by ±`acc.size` after DF.
+    StringOne { op: StringOp, acc: Access, addr32: bool },
     /// Jcc rel: ends the block.
     Jcc { cond: ConditionCode, target: u32 },
     /// JMP rel: ends the block.
@@ -51,6 +54,17 @@ pub(crate) enum Kind {
     /// REP MOVS / REP STOS with 32-bit addressing: one execution through
     /// `helpers::rep_string` (descriptor `desc`), or the interpreter; ends the block.
     RepString { desc: u32 },
+}
+
+/// A single string instruction translated natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StringOp {
+    /// AL/AX/EAX = [seg:(E)SI].
+    Lods,
+    /// [ES:(E)DI] = AL/AX/EAX.
+    Stos,
+    /// Compare AL/AX/EAX with [ES:(E)DI] (the flags of CMP).
+    Scas,
 }
 
 /// Where an indirect branch finds its target.
@@ -126,6 +140,7 @@ pub(crate) fn flags_rw(ins: &Instruction, kind: &Kind) -> (u32, u32) {
             (eflags_of(ins.rflags_read()), eflags_of(ins.rflags_modified()))
         }
         Kind::Jcc { .. } => (eflags_of(ins.rflags_read()), 0),
+        Kind::StringOne { op: StringOp::Scas, .. } => (0, ALL_FLAGS),
         // The interpreter sees (and may change) all of EFLAGS.
         Kind::Step { .. } => (ALL_FLAGS, 0),
         _ => (0, 0),
@@ -180,6 +195,9 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         // PAUSE is a NOP with a hint; the fences order nothing in a one-CPU emulator (the
         // interpreter executes them as no-ops too).
         M::Nop | M::Pause | M::Lfence | M::Mfence | M::Sfence => Some(Kind::Nothing),
+        M::Lodsb | M::Lodsw | M::Lodsd => plan_string_one(ins, StringOp::Lods),
+        M::Stosb | M::Stosw | M::Stosd => plan_string_one(ins, StringOp::Stos),
+        M::Scasb | M::Scasw | M::Scasd => plan_string_one(ins, StringOp::Scas),
         M::Leave => match ins.code() {
             Code::Leavew => Some(Kind::Leave { size: 2 }),
             Code::Leaved => Some(Kind::Leave { size: 4 }),
@@ -269,6 +287,26 @@ pub(crate) fn plan(ins: &Instruction, mode: PlanMode) -> Option<Kind> {
         m if classify::is_setcc(m) || classify::is_cmovcc(m) => plan_native(ins),
         _ => None,
     }
+}
+
+/// LODS/STOS/SCAS without REP (the caller checked the prefixes).
+fn plan_string_one(ins: &Instruction, op: StringOp) -> Option<Kind> {
+    let (mem_op, write) = if op == StringOp::Lods {
+        (1, false)
+    } else {
+        (if op == StringOp::Stos { 0 } else { 1 }, op == StringOp::Stos)
+    };
+    let addr32 = match ins.op_kind(mem_op) {
+        OpKind::MemorySegESI | OpKind::MemoryESEDI => true,
+        OpKind::MemorySegSI | OpKind::MemoryESDI => false,
+        _ => return None,
+    };
+    let size = ins.memory_size().size() as u32;
+    if !matches!(size, 1 | 2 | 4) {
+        return None;
+    }
+    let seg = if op == StringOp::Lods { ins.memory_segment().number() } else { 0 };
+    Some(Kind::StringOne { op, acc: Access { seg, size, write }, addr32 })
 }
 
 /// JMP/CALL near through r/m16 or r/m32.

@@ -7,7 +7,7 @@
 
 use crate::ctx::{off, ExitReason};
 use crate::emit::{self, Access, Asm, FlagsAt, ProbeMode};
-use crate::plan::{self, IndirectSrc, Kind, PlanMode, PushSrc};
+use crate::plan::{self, IndirectSrc, Kind, PlanMode, PushSrc, StringOp};
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 use ferrite_mem::{PhysMem, Target, PAGE_SIZE};
 use iced_x86::{ConditionCode, Decoder, DecoderOptions, Instruction};
@@ -185,6 +185,7 @@ pub(crate) fn emit_block(
             Kind::Push { src, size } => e.push(*src, *size, flags, i, eip),
             Kind::Pop { dest, size } => e.pop(*dest, *size, flags, i, eip),
             Kind::Leave { size } => e.leave(*size, flags, i, eip),
+            Kind::StringOne { op, acc, addr32 } => e.string_one(*op, *acc, *addr32, flags, i, eip),
             Kind::Jcc { cond, target } => {
                 let taken = e.ops.new_dynamic_label();
                 e.jcc(*cond, taken);
@@ -238,8 +239,10 @@ pub(crate) fn emit_block(
         }
         // A slow path of a plain instruction (not a block end) runs it in the
         // interpreter from inside the block and comes back right after it.
-        if matches!(kind, Kind::Native { .. } | Kind::Push { .. } | Kind::Pop { .. } | Kind::Leave { .. })
-            && e.slow.len() > first_slow
+        if matches!(
+            kind,
+            Kind::Native { .. } | Kind::Push { .. } | Kind::Pop { .. } | Kind::Leave { .. } | Kind::StringOne { .. }
+        ) && e.slow.len() > first_slow
         {
             let resume = e.ops.new_dynamic_label();
             dynasm!(e.ops ; .arch x64 ; =>resume);
@@ -452,6 +455,48 @@ impl Emitter {
             dynasm!(self.ops ; .arch x64 ; mov ebp, r9d);
         } else {
             dynasm!(self.ops ; .arch x64 ; mov bp, r9w);
+        }
+    }
+
+    /// LODS/STOS/SCAS: the element through the probe at seg:(E)SI or ES:(E)DI, then the
+    /// index register moved by ±size after DF (`JitCtx::df_step`, no host flags touched;
+    /// SCAS's compare sets them as the guest's CMP would).
+    fn string_one(&mut self, op: StringOp, acc: Access, addr32: bool, flags: FlagsAt, i: u32, eip: u32) {
+        // Host register numbers: ESI 6, EDI 7.
+        let index: u8 = if op == StringOp::Lods { 6 } else { 7 };
+        let retry = self.here();
+        if addr32 {
+            dynasm!(self.ops ; .arch x64 ; mov r8d, Rd(index));
+        } else {
+            dynasm!(self.ops ; .arch x64 ; movzx r8d, Rw(index));
+        }
+        self.probe(acc, flags, i, eip, retry);
+        match (op, acc.size) {
+            (StringOp::Lods, 1) => dynasm!(self.ops ; .arch x64 ; mov al, BYTE [r8]),
+            (StringOp::Lods, 2) => dynasm!(self.ops ; .arch x64 ; mov ax, WORD [r8]),
+            (StringOp::Lods, _) => dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [r8]),
+            (StringOp::Stos, 1) => dynasm!(self.ops ; .arch x64 ; mov BYTE [r8], al),
+            (StringOp::Stos, 2) => dynasm!(self.ops ; .arch x64 ; mov WORD [r8], ax),
+            (StringOp::Stos, _) => dynasm!(self.ops ; .arch x64 ; mov DWORD [r8], eax),
+            (StringOp::Scas, 1) => dynasm!(self.ops ; .arch x64 ; cmp al, BYTE [r8]),
+            (StringOp::Scas, 2) => dynasm!(self.ops ; .arch x64 ; cmp ax, WORD [r8]),
+            (StringOp::Scas, _) => dynasm!(self.ops ; .arch x64 ; cmp eax, DWORD [r8]),
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; movzx r9d, BYTE [r15 + off::EFLAGS + 1]
+            ; movsx r9d, BYTE [r13 + r9 + off::DF_STEP]
+        );
+        match (acc.size, addr32) {
+            (1, true) => dynasm!(self.ops ; .arch x64 ; lea Rd(index), [Rq(index) + r9]),
+            (2, true) => dynasm!(self.ops ; .arch x64 ; lea Rd(index), [Rq(index) + r9 * 2]),
+            (_, true) => dynasm!(self.ops ; .arch x64 ; lea Rd(index), [Rq(index) + r9 * 4]),
+            (1, false) => dynasm!(self.ops ; .arch x64 ; lea r10d, [Rq(index) + r9]),
+            (2, false) => dynasm!(self.ops ; .arch x64 ; lea r10d, [Rq(index) + r9 * 2]),
+            (_, false) => dynasm!(self.ops ; .arch x64 ; lea r10d, [Rq(index) + r9 * 4]),
+        }
+        if !addr32 {
+            dynasm!(self.ops ; .arch x64 ; mov Rw(index), r10w);
         }
     }
 

@@ -170,7 +170,36 @@ fn random_insn32(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(ebx + disp);
     let m8 = byte_ptr(esi + disp);
     let imm = r.next() as u32;
-    match r.below(50) {
+    match r.below(52) {
+        50 | 51 => {
+            // Single LODS/STOS/SCAS, forwards or backwards, some with a segment override.
+            a.push(esi)?;
+            a.push(edi)?;
+            a.lea(esi, dword_ptr(ebx + r.below(16) as i32))?;
+            a.lea(edi, dword_ptr(ebx + 8 + r.below(16) as i32))?;
+            let df = r.below(3) == 0;
+            if df {
+                a.std()?;
+            }
+            for _ in 0..1 + r.below(3) {
+                match r.below(9) {
+                    0 => a.lodsb()?,
+                    1 => a.lodsw()?,
+                    2 => a.lodsd()?,
+                    3 => a.stosb()?,
+                    4 => a.stosw()?,
+                    5 => a.stosd()?,
+                    6 => a.scasb()?,
+                    7 => a.scasd()?,
+                    _ => a.db(&[0x26, 0xAC])?, // es lodsb
+                }
+            }
+            if df {
+                a.cld()?;
+            }
+            a.pop(edi)?;
+            a.pop(esi)
+        }
         47 => {
             // A stack frame torn down by LEAVE (32-bit, or 16-bit operand size).
             a.push(ebp)?;
@@ -295,7 +324,28 @@ fn random_insn16(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(bx + disp);
     let m8 = byte_ptr(si + disp);
     let imm = r.next() as u32 & 0xFFFF;
-    match r.below(21) {
+    match r.below(23) {
+        21 | 22 => {
+            a.push(si)?;
+            a.push(di)?;
+            a.lea(di, word_ptr(bx + 4))?;
+            let df = r.below(3) == 0;
+            if df {
+                a.std()?;
+            }
+            match r.below(5) {
+                0 => a.lodsb()?,
+                1 => a.lodsw()?,
+                2 => a.stosw()?,
+                3 => a.scasb()?,
+                _ => a.scasw()?,
+            }
+            if df {
+                a.cld()?;
+            }
+            a.pop(di)?;
+            a.pop(si)
+        }
         20 => {
             a.push(bp)?;
             a.mov(bp, sp)?;
