@@ -68,6 +68,8 @@ pub(crate) struct JitCtx {
     /// Guest arithmetic flags parked around a probe (`emit::save_flags`: the `lahf`
     /// byte in bits 8..16, OF in bit 0).
     pub(crate) flags_save: u32,
+    /// The value a PUSH from memory read, while the push's own probe runs.
+    pub(crate) push_value: u32,
     /// Segment bases (ES, CS, SS, DS, FS, GS).
     pub(crate) seg_base: [u32; 6],
     /// Per segment, one past the largest offset a read may touch on the fast path
@@ -167,6 +169,7 @@ impl JitCtx {
             exit_reason: 0,
             exit_site: NO_SITE,
             flags_save: 0,
+            push_value: 0,
             seg_base: [0; 6],
             read_bound: [0; 6],
             write_bound: [0; 6],
@@ -289,6 +292,8 @@ pub(crate) mod off {
     pub(crate) const EXIT_REASON: i32 = offset_of!(JitCtx, exit_reason) as i32;
     /// `JitCtx::df_step[0]`.
     pub(crate) const DF_STEP: i32 = offset_of!(JitCtx, df_step) as i32;
+    /// `JitCtx::push_value`.
+    pub(crate) const PUSH_VALUE: i32 = offset_of!(JitCtx, push_value) as i32;
     /// `JitCtx::flags_save`.
     pub(crate) const FLAGS_SAVE: i32 = offset_of!(JitCtx, flags_save) as i32;
     /// `JitCtx::exit_site`.

@@ -83,6 +83,10 @@ pub(crate) enum PushSrc {
     Reg(u8),
     /// An immediate, already truncated to the operand size.
     Imm(u32),
+    /// A memory operand: read through its probe into `JitCtx::push_value` first.
+    Mem(Access),
+    /// `JitCtx::push_value` (the second half of a PUSH from memory).
+    Stashed,
 }
 
 impl Kind {
@@ -369,6 +373,15 @@ fn plan_push(ins: &Instruction) -> Option<Kind> {
         }
         OpKind::Immediate8to32 | OpKind::Immediate32 => {
             Some(Kind::Push { src: PushSrc::Imm(ins.immediate(0) as u32), size: 4 })
+        }
+        OpKind::Memory => {
+            let size = match ins.code() {
+                Code::Push_rm16 => 2,
+                Code::Push_rm32 => 4,
+                _ => return None,
+            };
+            let acc = Access { seg: ins.memory_segment().number(), size, write: false };
+            Some(Kind::Push { src: PushSrc::Mem(acc), size })
         }
         _ => None,
     }

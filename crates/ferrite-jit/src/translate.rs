@@ -182,6 +182,15 @@ pub(crate) fn emit_block(
                     dynasm!(e.ops ; .arch x64 ; mov Rw(*dest), r8w);
                 }
             }
+            Kind::Push { src: PushSrc::Mem(acc), size } => {
+                // Read the operand (its address uses ESP before the push), then push it.
+                let retry = e.here();
+                emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;
+                e.probe(*acc, flags, i, eip, retry);
+                e.load_top(*size);
+                dynasm!(e.ops ; .arch x64 ; mov DWORD [r13 + off::PUSH_VALUE], r9d);
+                e.push(PushSrc::Stashed, *size, flags, i, eip);
+            }
             Kind::Push { src, size } => e.push(*src, *size, flags, i, eip),
             Kind::Pop { dest, size } => e.pop(*dest, *size, flags, i, eip),
             Kind::Leave { size } => e.leave(*size, flags, i, eip),
@@ -411,6 +420,17 @@ impl Emitter {
             (PushSrc::Reg(r), _) => dynasm!(self.ops ; .arch x64 ; mov WORD [r8], Rw(r)),
             (PushSrc::Imm(v), 4) => dynasm!(self.ops ; .arch x64 ; mov DWORD [r8], v as i32),
             (PushSrc::Imm(v), _) => dynasm!(self.ops ; .arch x64 ; mov WORD [r8], v as i16),
+            (PushSrc::Stashed, 4) => dynasm!(self.ops
+                ; .arch x64
+                ; mov r9d, DWORD [r13 + off::PUSH_VALUE]
+                ; mov DWORD [r8], r9d
+            ),
+            (PushSrc::Stashed, _) => dynasm!(self.ops
+                ; .arch x64
+                ; mov r9d, DWORD [r13 + off::PUSH_VALUE]
+                ; mov WORD [r8], r9w
+            ),
+            (PushSrc::Mem(_), _) => unreachable!("a PUSH from memory is split by its caller"),
         }
         self.add_sp(-size_i);
     }

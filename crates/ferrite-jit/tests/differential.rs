@@ -170,7 +170,21 @@ fn random_insn32(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let m16 = word_ptr(ebx + disp);
     let m8 = byte_ptr(esi + disp);
     let imm = r.next() as u32;
-    match r.below(52) {
+    match r.below(54) {
+        52 => {
+            // PUSH from memory (also relative to ESP), popped back into a register.
+            match r.below(3) {
+                0 => a.push(m32)?,
+                1 => a.push(dword_ptr(esp + 4 * r.below(3) as i32))?,
+                _ => {
+                    a.push(word_ptr(ebx + disp))?;
+                    a.pop(r.pick(&dst16))?;
+                    return Ok(());
+                }
+            }
+            a.pop(r.pick(&dst32))
+        }
+        53 => a.push(m32).and_then(|_| a.add(esp, 4)),
         50 | 51 => {
             // Single LODS/STOS/SCAS, forwards or backwards, some with a segment override.
             a.push(esi)?;
