@@ -9,7 +9,9 @@
 #   RUNS   boots per emulator (default 1); every time is printed, then the median
 #   MEDIA  hda (target/linux/disk.img, default) or cdrom (target/linux/linux.iso)
 # Environment: ONLY="ferrite jit" (or "ferrite interp", "qemu tcg") times one column;
-# FERRITE=PATH uses that ferrite binary instead of building target/release/ferrite.
+# FERRITE=PATH uses that ferrite binary instead of building target/release/ferrite;
+# DETERMINISTIC=1 adds --deterministic to ferrite (the clock follows the instruction
+# count and an idle HLT jumps to the next timer: what the end-to-end tests use).
 #
 # Each boot runs with --snapshot / -snapshot (the image is never written), serial on a
 # pipe; the script watches that pipe, takes the time when the marker line arrives and
@@ -44,6 +46,7 @@ fi
 declare -A cmd
 order=("ferrite jit" "ferrite interp")
 common="--bios $bios --$media $image --snapshot -m 256 --serial stdio --display none"
+if [ "${DETERMINISTIC:-0}" = 1 ]; then common="$common --deterministic"; fi
 cmd["ferrite jit"]="$ferrite run $common --engine jit"
 cmd["ferrite interp"]="$ferrite run $common --engine interp"
 if command -v qemu-system-i386 >/dev/null 2>&1; then
