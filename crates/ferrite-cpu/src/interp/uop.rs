@@ -523,11 +523,33 @@ impl Exec<'_> {
         a & m.mask
     }
 
+    /// `linear` for a data access (a write when `WRITE`) with the common case tested
+    /// first: a present, expand-up data segment (writable, for a write) and the access
+    /// inside its limit need nothing but the limit compare, in real and protected mode
+    /// alike, since `linear` then checks exactly that. Anything else (expand-down, code,
+    /// not present, read-only for a write, beyond the limit) takes `linear`, which
+    /// decides and raises the fault.
+    #[inline(always)]
+    pub(super) fn uop_linear<const WRITE: bool>(&self, seg: SegReg, off: u32, size: u8) -> Result<u32, Fault> {
+        use crate::descriptor::access as a;
+        const MASK: u8 = a::PRESENT | a::CODE_DATA | a::CODE | a::CONFORMING_OR_EXPAND_DOWN;
+        let s = &self.cpu.seg[seg as usize];
+        let (mask, want) = if WRITE {
+            (MASK | a::READ_WRITE, a::PRESENT | a::CODE_DATA | a::READ_WRITE)
+        } else {
+            (MASK, a::PRESENT | a::CODE_DATA)
+        };
+        if s.attrs as u8 & mask == want && off as u64 + size as u64 - 1 <= s.limit as u64 {
+            return Ok(s.base.wrapping_add(off));
+        }
+        self.linear(seg, off, size, if WRITE { Access::Write } else { Access::Read })
+    }
+
     /// `read_mem` while `fast_ok` holds (no alignment check, no debug or watch notes to
     /// make): plain RAM in one page is read straight from the page-access table's RAM.
     #[inline(always)]
     pub(super) fn uop_read(&mut self, seg: SegReg, off: u32, size: u8) -> Result<u32, Fault> {
-        let lin = self.linear(seg, off, size, Access::Read)?;
+        let lin = self.uop_linear::<false>(seg, off, size)?;
         if (lin & (PAGE_SIZE - 1)) + size as u32 > PAGE_SIZE {
             return self.lin_read(lin, size, Access::Read);
         }
@@ -566,7 +588,7 @@ impl Exec<'_> {
     /// straight (no code-page tracking is needed for it).
     #[inline(always)]
     pub(super) fn uop_write(&mut self, seg: SegReg, off: u32, size: u8, v: u32) -> Result<(), Fault> {
-        let lin = self.linear(seg, off, size, Access::Write)?;
+        let lin = self.uop_linear::<true>(seg, off, size)?;
         if (lin & (PAGE_SIZE - 1)) + size as u32 > PAGE_SIZE {
             return self.lin_write(lin, size, v);
         }

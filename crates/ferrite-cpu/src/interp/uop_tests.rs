@@ -295,6 +295,11 @@ fn program(seed: u64, count: usize) -> Vec<u8> {
 /// Runs `code` at CODE in flat 32-bit protected mode (DS limit `ds_limit`), with the
 /// fast forms on or off.
 fn run(code: &[u8], seed: u64, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunExit) {
+    run_ds(code, seed, 0xC093, ds_limit, fast)
+}
+
+/// `run` with DS of type `ds_attrs` (read-only, expand-down, code...).
+fn run_ds(code: &[u8], seed: u64, ds_attrs: u16, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunExit) {
     let mut mem = PhysMem::new(1 << 20).unwrap();
     mem.write_bytes(CODE, code);
     let mut rng = Lcg(seed ^ 0x5EED);
@@ -308,7 +313,7 @@ fn run(code: &[u8], seed: u64, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunE
         cpu.seg[s as usize] = flat(0xC093, 0xFFFF_FFFF);
     }
     cpu.seg[SegReg::Cs as usize] = Segment { selector: 0x08, ..flat(0xC09B, 0xFFFF_FFFF) };
-    cpu.seg[SegReg::Ds as usize] = flat(0xC093, ds_limit);
+    cpu.seg[SegReg::Ds as usize] = flat(ds_attrs, ds_limit);
     cpu.gpr = [rng.next(), rng.next(), rng.next(), DATA, STACK_TOP, DATA + 0x100, DATA + 0x200, DATA + 0x300];
     cpu.eflags = 0x2 | (rng.next() & 0x8D5);
     cpu.eip = CODE;
@@ -317,10 +322,14 @@ fn run(code: &[u8], seed: u64, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunE
 }
 
 fn assert_same(seed: u64, ds_limit: u32) {
+    assert_same_ds(seed, 0xC093, ds_limit);
+}
+
+fn assert_same_ds(seed: u64, ds_attrs: u16, ds_limit: u32) {
     let code = program(seed, 300);
-    let (a, ma, ea) = run(&code, seed, ds_limit, true);
-    let (b, mb, eb) = run(&code, seed, ds_limit, false);
-    let what = format!("seed {seed} ds_limit {ds_limit:#x}");
+    let (a, ma, ea) = run_ds(&code, seed, ds_attrs, ds_limit, true);
+    let (b, mb, eb) = run_ds(&code, seed, ds_attrs, ds_limit, false);
+    let what = format!("seed {seed} ds_attrs {ds_attrs:#x} ds_limit {ds_limit:#x}");
     assert_eq!(ea, eb, "{what}: exit");
     assert_eq!(a.gpr, b.gpr, "{what}: registers");
     assert_eq!((a.eip, a.eflags), (b.eip, b.eflags), "{what}: eip, eflags");
@@ -352,6 +361,32 @@ fn test_fast_forms_fault_like_the_generic_dispatch() {
     }
     let (cpu, _, _) = run(&program(101, 300), 101, DATA + 0x180, true);
     assert!(cpu.last_fault.is_some(), "the limit made something fault");
+}
+
+#[test]
+fn test_fast_forms_check_segment_types_like_the_generic_dispatch() {
+    // Read-only data (writes #GP), expand-down data (offsets up to the limit #GP),
+    // readable code in DS (writes #GP), a not-present DS (#NP is not raised by the
+    // access itself: #GP), a 16-bit (B clear) expand-down segment, and the ordinary
+    // type with the accessed bit set.
+    let cases = [
+        (0xC091, 0xFFFF_FFFF),
+        (0xC097, DATA + 0x180),
+        (0x0097, 0x0FFF),
+        (0xC09B, 0xFFFF_FFFF),
+        (0xC013, 0xFFFF_FFFF),
+        (0xC093, DATA + 0x180),
+    ];
+    for (i, &(attrs, limit)) in cases.iter().enumerate() {
+        for seed in 200..=215u64 {
+            assert_same_ds(seed + 100 * i as u64, attrs, limit);
+        }
+    }
+    // The cases really fault (read-only DS refuses the programs' stores through DS).
+    let (cpu, _, _) = run_ds(&program(201, 300), 201, 0xC091, 0xFFFF_FFFF, true);
+    assert!(cpu.last_fault.is_some(), "a store through a read-only DS faulted");
+    let (cpu, _, _) = run_ds(&program(301, 300), 301, 0xC097, DATA + 0x180, true);
+    assert!(cpu.last_fault.is_some(), "an access at or below an expand-down limit faulted");
 }
 
 #[test]
