@@ -301,10 +301,15 @@ impl Exec<'_> {
             let mut dec = Decoder::with_ip(bitness, &bytes[..n], eip as u64, DecoderOptions::NO_INVALID_CHECK);
             let ins = dec.decode();
             if ins.is_invalid() {
-                if let (Some(f), true) = (fetch_fault, insns.is_empty()) {
+                if let Some(f) = fetch_fault {
                     // The instruction runs past the segment limit or into a bad page.
                     if dec.last_error() == iced_x86::DecoderError::NoMoreBytes {
-                        return Err(f);
+                        if insns.is_empty() {
+                            return Err(f);
+                        }
+                        // Not #UD: the block ends before it, and the next block starts
+                        // at it and raises the fetch fault (#GP, #PF) there.
+                        break;
                     }
                 }
             }

@@ -404,3 +404,40 @@ fn test_frequent_forms_are_lowered() {
     assert_eq!(lowered(&[0x8E, 0xD8]), Kind::Generic, "mov ds, ax stays generic");
     assert_eq!(lowered(&[0xC2, 0x04, 0x00]), Kind::Generic, "ret imm16 stays generic");
 }
+
+/// Runs NOPs at CODE in 32-bit protected mode with CS of type `cs_attrs` and limit
+/// `cs_limit` (no IDT: a fault ends in shutdown, and `last_fault` names the first one).
+fn run_cs(cs_attrs: u16, cs_limit: u32) -> (Cpu, RunExit) {
+    let mut mem = PhysMem::new(1 << 20).unwrap();
+    mem.write_bytes(CODE, &[0x90; 128]);
+    let mut cpu = Cpu::new();
+    cpu.cr0 = 1;
+    for s in SegReg::ALL {
+        cpu.seg[s as usize] = Segment { selector: 0x10, attrs: 0xC093, base: 0, limit: 0xFFFF_FFFF };
+    }
+    cpu.seg[SegReg::Cs as usize] = Segment { selector: 0x08, attrs: cs_attrs, base: 0, limit: cs_limit };
+    cpu.eip = CODE;
+    let exit = cpu.run(&mut mem, &mut NullBus, 100);
+    (cpu, exit)
+}
+
+#[test]
+fn test_block_fetch_checks_the_code_segment() {
+    // Falling through to CS's limit: the fetch one byte past it is #GP at that EIP.
+    let (cpu, _) = run_cs(0xC09B, CODE + 9);
+    let f = cpu.last_fault.expect("a fetch fault");
+    assert_eq!((f.fault.vector, f.eip), (13, CODE + 10));
+    // Execute-only, conforming and accessed code types fetch like readable code.
+    for attrs in [0xC098, 0xC09F, 0xC099] {
+        let (cpu, _) = run_cs(attrs, CODE + 3);
+        let f = cpu.last_fault.expect("a fetch fault");
+        assert_eq!((f.fault.vector, f.eip), (13, CODE + 4), "attrs {attrs:#x}");
+    }
+    // A CS not marked present refuses the very first fetch.
+    let (cpu, _) = run_cs(0xC01B, 0xFFFF_FFFF);
+    let f = cpu.last_fault.expect("a fetch fault");
+    assert_eq!((f.fault.vector, f.eip), (13, CODE));
+    // Inside the limit nothing faults: the budget runs out.
+    let (cpu, exit) = run_cs(0xC09B, 0xFFFF_FFFF);
+    assert_eq!((exit, cpu.last_fault.is_none(), cpu.eip), (RunExit::Budget, true, CODE + 100));
+}
