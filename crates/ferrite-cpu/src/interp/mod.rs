@@ -258,8 +258,18 @@ impl Exec<'_> {
 
     /// Finds (or decodes and caches) the block at CS:EIP.
     fn block_at_pc(&mut self) -> Result<Rc<Block>, Fault> {
+        use crate::descriptor::access as a;
         let code32 = self.cpu.code32();
-        let lin = self.linear(SegReg::Cs, self.cpu.eip, 1, Access::Execute)?;
+        let cs = &self.cpu.seg[SegReg::Cs as usize];
+        // A present code segment (never expand-down) with EIP inside its limit is all
+        // `linear` checks for a fetch; anything else goes through it.
+        let lin = if cs.attrs as u8 & (a::PRESENT | a::CODE_DATA | a::CODE) == a::PRESENT | a::CODE_DATA | a::CODE
+            && self.cpu.eip <= cs.limit
+        {
+            cs.base.wrapping_add(self.cpu.eip)
+        } else {
+            self.linear(SegReg::Cs, self.cpu.eip, 1, Access::Execute)?
+        };
         // Key by the address the bus really decodes: with A20 closed, 1 MiB aliases 0.
         let phys = self.translate(lin, Access::Execute)? & self.mem.a20_mask();
         if let Some(b) = self.cpu.cache.get(phys, code32) {
