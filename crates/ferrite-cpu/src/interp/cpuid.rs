@@ -54,6 +54,8 @@ pub(crate) mod feature {
     pub const SSE2: u32 = 1 << 26;
     /// Leaf 0x80000001 EDX: no-execute pages with PAE.
     pub const EXT_NX: u32 = 1 << 20;
+    /// Leaf 0x80000001 EDX: RDTSCP and IA32_TSC_AUX.
+    pub const EXT_RDTSCP: u32 = 1 << 27;
 }
 
 /// Leaf 1 EDX: everything this CPU implements.
@@ -102,7 +104,7 @@ impl Exec<'_> {
             }
             2 => (LEAF2_EAX, 0, 0, 0),
             EXT_BASE => (MAX_EXT_LEAF, 0, 0, 0),
-            0x8000_0001 => (0, 0, 0, feature::EXT_NX),
+            0x8000_0001 => (0, 0, 0, feature::EXT_NX | feature::EXT_RDTSCP),
             0x8000_0002..=0x8000_0004 => {
                 let base = (leaf - 0x8000_0002) as usize * 4;
                 (word(BRAND, base), word(BRAND, base + 1), word(BRAND, base + 2), word(BRAND, base + 3))

@@ -32,6 +32,7 @@ pub(crate) mod index {
     pub const PAT: u32 = 0x277;
     pub const MTRR_DEF_TYPE: u32 = 0x2FF;
     pub const EFER: u32 = 0xC000_0080;
+    pub const TSC_AUX: u32 = 0xC000_0103;
 }
 
 /// IA32_EFER.SCE (bit 0): SYSCALL enable.
@@ -73,6 +74,8 @@ pub struct MsrState {
     pub mtrr_fixed: [u64; MTRR_FIXED_COUNT],
     /// Variable-range MTRR base/mask pairs 0x200–0x20F.
     pub mtrr_var: [u64; 16],
+    /// IA32_TSC_AUX (bits 0–31; what RDTSCP returns in ECX).
+    pub tsc_aux: u32,
 }
 
 impl Default for MsrState {
@@ -87,6 +90,7 @@ impl Default for MsrState {
             mtrr_def_type: 0,
             mtrr_fixed: [0; MTRR_FIXED_COUNT],
             mtrr_var: [0; 16],
+            tsc_aux: 0,
         }
     }
 }
@@ -146,6 +150,7 @@ impl Exec<'_> {
             PAT => m.pat,
             MTRR_DEF_TYPE => m.mtrr_def_type,
             EFER => self.cpu.efer,
+            TSC_AUX => m.tsc_aux as u64,
             _ => m.mtrr_fixed[fixed_slot(msr)?],
         })
     }
@@ -184,6 +189,9 @@ impl Exec<'_> {
                 self.cpu.tlb.flush(false);
                 self.end_block = true;
             }
+            // Bits 32–63 are reserved: a write with any of them set is #GP.
+            TSC_AUX if v >> 32 != 0 => return None,
+            TSC_AUX => m.tsc_aux = v as u32,
             _ => m.mtrr_fixed[fixed_slot(msr)?] = v,
         }
         Some(())
@@ -277,6 +285,28 @@ mod tests {
         let (cpu, _) = run_real(&code);
         assert_eq!(cpu.efer, 0x801);
         assert_eq!(cpu.gpr[0], 0x801);
+    }
+
+    #[test]
+    fn test_rdtscp_returns_tsc_and_tsc_aux() {
+        let code = [
+            0x66, 0xB9, 0x03, 0x01, 0x00, 0xC0, // mov ecx, 0xc0000103 (IA32_TSC_AUX)
+            0x66, 0xB8, 0x2A, 0x00, 0x00, 0x00, // mov eax, 42
+            0x66, 0x31, 0xD2, // xor edx, edx
+            0x0F, 0x30, // wrmsr
+            0x66, 0x31, 0xC9, // xor ecx, ecx
+            0x0F, 0x01, 0xF9, // rdtscp
+            0x66, 0x89, 0xC6, // mov esi, eax
+            0x66, 0x89, 0xCF, // mov edi, ecx
+            0x66, 0xB8, 0x01, 0x00, 0x00, 0x80, // mov eax, 0x80000001
+            0x0F, 0xA2, // cpuid
+            0xF4,
+        ];
+        let (cpu, _) = run_real(&code);
+        assert_eq!(cpu.msr.tsc_aux, 42);
+        assert_eq!(cpu.gpr[7], 42, "RDTSCP puts IA32_TSC_AUX in ECX");
+        assert_ne!(cpu.gpr[6], 0, "EAX holds the TSC's low half");
+        assert_ne!(cpu.gpr[2] & super::super::cpuid::feature::EXT_RDTSCP, 0, "CPUID.80000001h:EDX.RDTSCP");
     }
 
     #[test]

@@ -72,12 +72,15 @@ impl Exec<'_> {
                 self.cpuid();
                 Ok(())
             }
-            M::Rdtsc => {
+            M::Rdtsc | M::Rdtscp => {
                 if self.cpu.cr4 & CR4_TSD != 0 {
                     self.check_cpl0()?;
                 }
                 self.cpu.gpr[0] = self.cpu.tsc as u32;
                 self.cpu.gpr[2] = (self.cpu.tsc >> 32) as u32;
+                if ins.mnemonic() == M::Rdtscp {
+                    self.cpu.gpr[1] = self.cpu.msr.tsc_aux;
+                }
                 Ok(())
             }
             // RDPMC: this CPU models no performance-monitoring counters, so every counter
