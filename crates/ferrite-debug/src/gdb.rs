@@ -297,9 +297,7 @@ impl<'m> run_blocking::BlockingEventLoop for EventLoop<'m> {
                 target.last_stop = Some(r);
                 match r {
                     StopReason::ExitPort(_) => SingleThreadStopReason::Exited(r.exit_status() as u8),
-                    StopReason::Halted | StopReason::PowerOff | StopReason::Reboot => {
-                        SingleThreadStopReason::Exited(0)
-                    }
+                    StopReason::Halted | StopReason::PowerOff | StopReason::Reboot => SingleThreadStopReason::Exited(0),
                     StopReason::TripleFault => SingleThreadStopReason::Signal(Signal::SIGSEGV),
                     StopReason::MaxInsns => SingleThreadStopReason::Signal(Signal::SIGXCPU),
                     StopReason::Interrupted | StopReason::Debug => SingleThreadStopReason::Signal(Signal::SIGINT),

@@ -48,8 +48,8 @@ pub use board::{DeviceId, DeviceInfo};
 pub use boot::multiboot::{BootModule, KernelBoot};
 pub use engine::Engine;
 pub use error::MachineError;
-pub use floppy::{parse_boot_order, BootDevice};
 pub use ferrite_jit::JitStats;
+pub use floppy::{parse_boot_order, BootDevice};
 pub use summary::{
     RunSummary, StopReason, STATUS_DEBUG_STOP, STATUS_HALTED, STATUS_INTERRUPTED, STATUS_MAX_INSNS, STATUS_POWEROFF,
     STATUS_TRIPLE_FAULT,
