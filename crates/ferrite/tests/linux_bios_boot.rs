@@ -26,10 +26,9 @@ mod common;
 use common::*;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What the initramfs's `/init` prints before it starts the shell.
@@ -141,32 +140,8 @@ fn boot_linux(bios: &str, media: Media, image: &Path, engine: &str, name: &str) 
         .stderr(Stdio::piped())
         .spawn()
         .expect("the ferrite binary runs");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     let start = Instant::now();
-    let mut lines = Vec::new();
-    let mut found = false;
-    while start.elapsed() < TIMEOUT {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                found = line.contains(SHELL_MARKER);
-                lines.push(line);
-                if found {
-                    break;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    let (found, lines) = lines_until(&mut child, SHELL_MARKER, TIMEOUT);
     // Ctrl-A x on the console quits ferrite cleanly, so SeaBIOS's log file is flushed;
     // a ferrite that does not stop is killed (and the log checks then fail).
     let mut stdin = child.stdin.take().expect("piped stdin");

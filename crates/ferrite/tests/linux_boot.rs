@@ -8,11 +8,11 @@
 //! starts the shell; the instruction budget bounds a run that never gets there (with
 //! `--deterministic` the marker comes after about 6.5 × 10⁹ instructions).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the initramfs's `/init` prints before it starts the shell.
 const SHELL_MARKER: &str = "FERRITE-SHELL-READY";
@@ -62,32 +62,7 @@ fn boot_until(kernel_name: &str, engine: &str, milestone: &str) -> Option<(bool,
         .stderr(Stdio::piped())
         .spawn()
         .expect("the ferrite binary runs");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let start = Instant::now();
-    let mut lines = Vec::new();
-    let mut found = false;
-    while start.elapsed() < TIMEOUT {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                found = line.contains(milestone);
-                lines.push(line);
-                if found {
-                    break;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    let (found, lines) = common::lines_until(&mut child, milestone, TIMEOUT);
     let _ = child.kill();
     let Output { stderr, .. } = child.wait_with_output().expect("ferrite exits");
     let stderr = String::from_utf8_lossy(&stderr);

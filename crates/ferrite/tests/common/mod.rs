@@ -68,3 +68,42 @@ pub fn seabios_or_skip(test: &str) -> Option<&'static str> {
     eprintln!("################################################################################");
     None
 }
+
+/// Reads `child`'s standard output line by line (on a thread, so a silent guest cannot
+/// block the test) until a line contains `milestone`, the output ends or `timeout`
+/// passes. Returns whether the milestone came and every line read. The child keeps
+/// running: stopping it is the caller's business.
+pub fn lines_until(
+    child: &mut std::process::Child,
+    milestone: &str,
+    timeout: std::time::Duration,
+) -> (bool, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let start = std::time::Instant::now();
+    let mut lines = Vec::new();
+    while start.elapsed() < timeout {
+        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(line) => {
+                let found = line.contains(milestone);
+                lines.push(line);
+                if found {
+                    return (true, lines);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    (false, lines)
+}
