@@ -96,8 +96,7 @@ impl Board {
     /// The CPU's INTR pin: the local APIC's deliverable vector, or the 8259's INT where
     /// the local APIC lets it through.
     pub(crate) fn interrupt_pending(&mut self) -> bool {
-        self.chipset.latch_rises(self.irqs.take_rises());
-        self.chipset.sync_irqs(self.irqs.levels());
+        self.chipset.sync_irqs(&self.irqs);
         if self.chipset.ioapic.has_message() {
             self.deliver_ioapic();
         }
@@ -109,7 +108,7 @@ impl Board {
         if self.interrupt_pending() && self.lapic.pending_vector().is_some() {
             self.lapic.ack()
         } else {
-            self.chipset.intr_ack(self.irqs.levels())
+            self.chipset.intr_ack(&self.irqs)
         }
     }
 

@@ -2,10 +2,10 @@
 //! 8042 and port 0x92, as one entry on the port bus, plus the glue that the devices
 //! themselves must not contain:
 //!
-//! - **IRQ routing.** The chipset devices raise their lines through [`ChipIrq`], which
-//!   records levels *and* rising edges (a timer's output can rise and fall again between
-//!   two looks, and the PIC's edge detection must still see it). Other board devices drive
-//!   [`crate::irq::IrqLines`]; [`Chipset::sync_irqs`] feeds both into the PIC pair, whose
+//! - **IRQ routing.** The chipset devices raise their lines through their own
+//!   [`IrqLines`], which records levels *and* rising edges (a timer's output can rise and
+//!   fall again between two looks, and the PIC's edge detection must still see it); the
+//!   other board devices drive the board's. [`Chipset::sync_irqs`] feeds both into the PIC pair, whose
 //!   INT output is the CPU's INTR pin. PIT counter 0 → IRQ 0, 8042 → IRQ 1 and 12, RTC →
 //!   IRQ 8, the x87's FERR# (which the machine reads off the CPU between slices) → the
 //!   coprocessor-error latch → IRQ 13, cleared by a write to port 0xF0. The same levels
@@ -17,7 +17,7 @@
 //! - **A20 and reset.** The 8042's output port and port 0x92 are ORed into the A20 gate;
 //!   either one's reset request becomes a machine reset. Both are flags the run loop takes.
 
-use crate::irq::{IRQ_FPU, IRQ_KEYBOARD, IRQ_MOUSE, IRQ_PIT, IRQ_RTC, ISA_IRQ_COUNT};
+use crate::irq::{BoardIrq, IrqLines, IRQ_FPU, IRQ_KEYBOARD, IRQ_MOUSE, IRQ_PIT, IRQ_RTC, ISA_IRQ_COUNT};
 use ferrite_devices::fpu_error::{FpuErrorLatch, FPU_CLEAR_BUSY, FPU_RESET};
 use ferrite_devices::i8042::{I8042, KBC_CMD, KBC_DATA};
 use ferrite_devices::ioapic::IoApic;
@@ -25,55 +25,27 @@ use ferrite_devices::pic::{DualPic, ELCR_MASTER, ELCR_SLAVE, MASTER_CMD, MASTER_
 use ferrite_devices::pit::{Pit, PIT_CONTROL, PIT_COUNTER0, PORT_B};
 use ferrite_devices::port92::{Port92, PORT92};
 use ferrite_devices::rtc::{cmos_memory_fields, Rtc, RTC_DATA, RTC_INDEX};
-use ferrite_devices::{IrqLine, PortDevice, Timed};
+use ferrite_devices::{PortDevice, Timed};
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-
-/// Bits 16–31 of the shared pin word latch rising edges of IRQ 0–15.
-const RISE_SHIFT: u32 = 16;
-/// Bits 0–15 of the shared pin word are the IRQ levels.
-const LEVEL_MASK: u32 = 0xFFFF;
-
-/// A chipset device's IRQ line: records the level and latches rising edges until the
-/// chipset feeds them to the PIC.
-#[derive(Debug, Clone)]
-pub struct ChipIrq {
-    pins: Arc<AtomicU32>,
-    irq: u8,
-}
-
-impl IrqLine for ChipIrq {
-    fn set(&self, level: bool) {
-        let bit = 1u32 << self.irq;
-        if level {
-            let old = self.pins.fetch_or(bit, Ordering::Relaxed);
-            if old & bit == 0 {
-                self.pins.fetch_or(bit << RISE_SHIFT, Ordering::Relaxed);
-            }
-        } else {
-            self.pins.fetch_and(!bit, Ordering::Relaxed);
-        }
-    }
-}
 
 /// The chipset devices and their glue.
 pub struct Chipset {
     /// The interrupt controllers.
     pub pic: DualPic,
     /// The interval timer and port 0x61.
-    pub pit: Pit<ChipIrq>,
+    pub pit: Pit<BoardIrq>,
     /// The RTC and CMOS.
-    pub rtc: Rtc<ChipIrq>,
+    pub rtc: Rtc<BoardIrq>,
     /// The keyboard controller.
-    pub kbc: I8042<ChipIrq>,
+    pub kbc: I8042<BoardIrq>,
     /// Port 0x92.
     pub port92: Port92,
     /// FERR# → IRQ 13, acknowledged through port 0xF0.
-    pub fpu_error: FpuErrorLatch<ChipIrq>,
+    pub fpu_error: FpuErrorLatch<BoardIrq>,
     /// The I/O APIC, fed the same ISA lines as the PIC pair.
     pub ioapic: IoApic,
-    pins: Arc<AtomicU32>,
+    /// The chipset devices' IRQ lines.
+    lines: IrqLines,
     /// The line levels last given to the PIC.
     synced: u16,
     now_ns: u64,
@@ -93,8 +65,8 @@ impl Chipset {
     /// The chipset at power-on: the RTC reads `rtc_start_unix` at time 0 and its CMOS
     /// describes `ram_bytes` of RAM.
     pub fn new(rtc_start_unix: i64, ram_bytes: u64) -> Self {
-        let pins = Arc::new(AtomicU32::new(0));
-        let line = |irq: u8| ChipIrq { pins: pins.clone(), irq };
+        let lines = IrqLines::new();
+        let line = |irq: u8| lines.line(irq);
         let mut rtc = Rtc::new(rtc_start_unix, line(IRQ_RTC));
         for (index, value) in cmos_memory_fields(ram_bytes, 0) {
             rtc.set_cmos(index, value);
@@ -107,14 +79,14 @@ impl Chipset {
             port92: Port92::new(),
             fpu_error: FpuErrorLatch::new(line(IRQ_FPU)),
             ioapic: IoApic::new(),
-            pins,
+            lines,
             synced: 0,
             now_ns: 0,
             resync: false,
             a20_applied: true,
         };
         // The lines' power-on levels are where they start, not edges.
-        chipset.sync_irqs(0);
+        chipset.sync_irqs(&IrqLines::new());
         chipset.pic.master.irr = 0;
         chipset.pic.slave.irr = 0;
         chipset
@@ -144,12 +116,12 @@ impl Chipset {
         }
     }
 
-    /// Feeds the line levels (the chipset's own and `other`, the rest of the board's) and
-    /// the latched rising edges into the PIC pair and the I/O APIC.
-    pub fn sync_irqs(&mut self, other: u16) {
-        let word = self.pins.fetch_and(LEVEL_MASK, Ordering::Relaxed);
-        let rises = (word >> RISE_SHIFT) as u16;
-        let levels = (word & LEVEL_MASK) as u16 | other;
+    /// Feeds the line levels and latched rising edges (the chipset's own and `board`'s,
+    /// the rest of the board's devices) into the PIC pair and the I/O APIC.
+    pub fn sync_irqs(&mut self, board: &IrqLines) {
+        let (own_levels, own_rises) = self.lines.take();
+        let (board_levels, board_rises) = board.take();
+        let (levels, rises) = (own_levels | board_levels, own_rises | board_rises);
         if rises == 0 && levels == self.synced {
             return;
         }
@@ -170,24 +142,16 @@ impl Chipset {
         self.synced = levels;
     }
 
-    /// Rising edges of the board's other lines ([`crate::irq::IrqLines::take_rises`]),
-    /// fed to the interrupt controllers with the levels at the next [`Chipset::sync_irqs`].
-    pub fn latch_rises(&self, rises: u16) {
-        if rises != 0 {
-            self.pins.fetch_or((rises as u32) << RISE_SHIFT, Ordering::Relaxed);
-        }
-    }
-
     /// The CPU's INTR pin as the PIC pair alone drives it (the board adds the APICs).
     #[cfg(test)]
-    pub fn intr_pending(&mut self, other: u16) -> bool {
-        self.sync_irqs(other);
+    pub fn intr_pending(&mut self, board: &IrqLines) -> bool {
+        self.sync_irqs(board);
         self.pic.intr()
     }
 
     /// The INTA cycle.
-    pub fn intr_ack(&mut self, other: u16) -> u8 {
-        self.sync_irqs(other);
+    pub fn intr_ack(&mut self, board: &IrqLines) -> u8 {
+        self.sync_irqs(board);
         self.pic.ack()
     }
 
@@ -282,12 +246,12 @@ mod tests {
         for (port, v) in [(0x20, 0x11), (0x21, 0x08), (0x21, 0x04), (0x21, 0x01), (0x43, 0x30), (0x40, 10), (0x40, 0)] {
             c.write(port, 1, v);
         }
-        assert!(!c.intr_pending(0));
+        assert!(!c.intr_pending(&IrqLines::new()));
         // Mode 0 terminal count, then a new control word drops OUT again before the sync.
         c.set_now(ferrite_devices::pit::ticks_to_ns(10));
         c.write(0x43, 1, 0x30);
-        assert!(c.intr_pending(0));
-        assert_eq!(c.intr_ack(0), 0x08);
+        assert!(c.intr_pending(&IrqLines::new()));
+        assert_eq!(c.intr_ack(&IrqLines::new()), 0x08);
     }
 
     #[test]

@@ -61,9 +61,11 @@ impl IrqLines {
         self.0.load(Ordering::Relaxed) as u16
     }
 
-    /// The lines that rose since the last call (bit n = IRQ n), clearing the record.
-    pub fn take_rises(&self) -> u16 {
-        (self.0.fetch_and(0xFFFF, Ordering::Relaxed) >> RISE_SHIFT) as u16
+    /// The levels and the rising edges since the last look (bit n = IRQ n), read in one
+    /// step and clearing the edges.
+    pub fn take(&self) -> (u16, u16) {
+        let word = self.0.fetch_and(0xFFFF, Ordering::Relaxed);
+        (word as u16, (word >> RISE_SHIFT) as u16)
     }
 
     /// Whether IRQ `irq` is high.
@@ -127,13 +129,13 @@ mod tests {
         let lines = IrqLines::new();
         let fdc = lines.line(IRQ_FLOPPY);
         fdc.set(true);
-        assert_eq!(lines.take_rises(), 1 << 6);
+        assert_eq!(lines.take().1, 1 << 6);
         fdc.set(false);
         fdc.set(true);
         assert_eq!(lines.levels(), 1 << 6);
-        assert_eq!(lines.take_rises(), 1 << 6, "low and high again between two looks is an edge");
-        assert_eq!(lines.take_rises(), 0);
+        assert_eq!(lines.take().1, 1 << 6, "low and high again between two looks is an edge");
+        assert_eq!(lines.take().1, 0);
         fdc.set(true);
-        assert_eq!(lines.take_rises(), 0, "staying high is no edge");
+        assert_eq!(lines.take().1, 0, "staying high is no edge");
     }
 }
