@@ -237,17 +237,7 @@ impl Exec<'_> {
     /// condition holds) and JCXZ/JECXZ. The count register is CX or ECX by address size.
     fn exec_loop(&mut self, ins: &Instruction) -> Result<(), Fault> {
         use Mnemonic as M;
-        let ecx = matches!(
-            ins.code(),
-            Code::Loop_rel8_16_ECX
-                | Code::Loop_rel8_32_ECX
-                | Code::Loope_rel8_16_ECX
-                | Code::Loope_rel8_32_ECX
-                | Code::Loopne_rel8_16_ECX
-                | Code::Loopne_rel8_32_ECX
-                | Code::Jecxz_rel8_16
-                | Code::Jecxz_rel8_32
-        );
+        let ecx = loop_counts_ecx(ins.code()) == Some(true);
         let count_mask = if ecx { width_mask(4) } else { width_mask(2) };
         let count = self.cpu.gpr[Gpr::Ecx as usize] & count_mask;
         let zf = self.cpu.eflags & Flags::ZF != 0;
@@ -434,6 +424,31 @@ fn release_bytes(ins: &Instruction) -> u32 {
         ins.immediate16() as u32
     } else {
         0
+    }
+}
+
+/// Which count register a LOOP/LOOPE/LOOPNE/JCXZ/JECXZ form uses (the address size):
+/// `Some(true)` ECX, `Some(false)` CX, `None` for a 64-bit RCX form (or no such
+/// instruction). Shared by the generic path and the fast-form lowering.
+pub(super) fn loop_counts_ecx(code: Code) -> Option<bool> {
+    match code {
+        Code::Loop_rel8_16_ECX
+        | Code::Loop_rel8_32_ECX
+        | Code::Loope_rel8_16_ECX
+        | Code::Loope_rel8_32_ECX
+        | Code::Loopne_rel8_16_ECX
+        | Code::Loopne_rel8_32_ECX
+        | Code::Jecxz_rel8_16
+        | Code::Jecxz_rel8_32 => Some(true),
+        Code::Loop_rel8_16_CX
+        | Code::Loop_rel8_32_CX
+        | Code::Loope_rel8_16_CX
+        | Code::Loope_rel8_32_CX
+        | Code::Loopne_rel8_16_CX
+        | Code::Loopne_rel8_32_CX
+        | Code::Jcxz_rel8_16
+        | Code::Jcxz_rel8_32 => Some(false),
+        _ => None,
     }
 }
 

@@ -39,13 +39,7 @@ impl Exec<'_> {
     #[inline]
     pub(crate) fn get_reg(&self, r: Register) -> u32 {
         if r.is_gpr() {
-            let n = r.number();
-            match r.size() {
-                1 if n >= 4 => (self.cpu.gpr[n - 4] >> 8) & 0xFF,
-                1 => self.cpu.gpr[n] & 0xFF,
-                2 => self.cpu.gpr[n] & 0xFFFF,
-                _ => self.cpu.gpr[n],
-            }
+            self.gpr_get(r.number() as u8, r.size() as u8)
         } else if r.is_segment_register() {
             self.cpu.seg[seg_of(r) as usize].selector as u32
         } else {
@@ -56,22 +50,7 @@ impl Exec<'_> {
     /// Writes a general-purpose register; narrower writes keep the other bits.
     #[inline]
     pub(crate) fn set_reg(&mut self, r: Register, v: u32) {
-        let n = r.number();
-        match r.size() {
-            1 if n >= 4 => {
-                let g = &mut self.cpu.gpr[n - 4];
-                *g = (*g & !0xFF00) | ((v & 0xFF) << 8);
-            }
-            1 => {
-                let g = &mut self.cpu.gpr[n];
-                *g = (*g & !0xFF) | (v & 0xFF);
-            }
-            2 => {
-                let g = &mut self.cpu.gpr[n];
-                *g = (*g & !0xFFFF) | (v & 0xFFFF);
-            }
-            _ => self.cpu.gpr[n] = v,
-        }
+        self.gpr_set(r.number() as u8, r.size() as u8, v);
     }
 
     /// The effective address (offset within the segment) of the memory operand.

@@ -417,31 +417,7 @@ fn lower_operands(ins: &Instruction) -> Option<(Uop, u8, u8)> {
                 M::Loopne => 2,
                 _ => 3,
             };
-            let ecx = matches!(
-                ins.code(),
-                Code::Loop_rel8_16_ECX
-                    | Code::Loop_rel8_32_ECX
-                    | Code::Loope_rel8_16_ECX
-                    | Code::Loope_rel8_32_ECX
-                    | Code::Loopne_rel8_16_ECX
-                    | Code::Loopne_rel8_32_ECX
-                    | Code::Jecxz_rel8_16
-                    | Code::Jecxz_rel8_32
-            );
-            let known = matches!(
-                ins.code(),
-                Code::Loop_rel8_16_CX
-                    | Code::Loop_rel8_32_CX
-                    | Code::Loope_rel8_16_CX
-                    | Code::Loope_rel8_32_CX
-                    | Code::Loopne_rel8_16_CX
-                    | Code::Loopne_rel8_32_CX
-                    | Code::Jcxz_rel8_16
-                    | Code::Jcxz_rel8_32
-            );
-            if !ecx && !known {
-                return None;
-            }
+            let ecx = super::control::loop_counts_ecx(ins.code())?;
             branch(u, Kind::Loop { op, ecx })
         }
         M::Pop => {
@@ -477,7 +453,8 @@ impl Exec<'_> {
             && !c.hooks.any_watch
     }
 
-    /// A general-purpose register of `size` bytes (`get_reg` for iced's number `n`).
+    /// A general-purpose register of `size` bytes, by iced's register number `n` (AH..BH
+    /// are 4..7 with size 1). The one place register reads are decoded; `get_reg` uses it.
     #[inline(always)]
     pub(super) fn gpr_get(&self, n: u8, size: u8) -> u32 {
         let n = n as usize & 7;
@@ -489,7 +466,8 @@ impl Exec<'_> {
         }
     }
 
-    /// Writes a general-purpose register of `size` bytes (`set_reg`).
+    /// Writes a general-purpose register of `size` bytes; narrower writes keep the other
+    /// bits. The one place register writes are decoded; `set_reg` uses it.
     #[inline(always)]
     pub(super) fn gpr_set(&mut self, n: u8, size: u8, v: u32) {
         let n = n as usize & 7;
