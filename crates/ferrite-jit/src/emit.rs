@@ -392,46 +392,37 @@ impl HelperStubs {
 /// stack is 8 below a 16-byte boundary on entry) and returns their offsets.
 pub(crate) fn helper_stubs(ops: &mut Asm) -> HelperStubs {
     let fill = ops.offset().0;
-    let tlb_fill = crate::helpers::tlb_fill as *const () as usize as i64;
-    spill_gprs(ops);
-    dynasm!(ops
-        ; .arch x64
-        ; mov rdi, r15
-        ; mov rsi, r13
-        ; mov edx, r8d
-        ; mov ecx, r9d
-        ; mov rax, QWORD tlb_fill
-        ; sub rsp, 8
-        ; call rax
-        ; add rsp, 8
-        ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
-        ; mov r8d, eax
-    );
-    reload_gprs(ops);
-    dynasm!(ops ; .arch x64 ; ret);
+    stub_call(ops, crate::helpers::tlb_fill as *const () as usize as i64, 8, 9);
     let step = ops.offset().0;
-    let step_one = crate::helpers::step_one as *const () as usize as i64;
     capture_flags(ops);
-    spill_gprs(ops);
-    dynasm!(ops
-        ; .arch x64
-        ; mov rdi, r15
-        ; mov rsi, r13
-        ; mov edx, r10d
-        ; mov ecx, r11d
-        ; mov rax, QWORD step_one
-        ; sub rsp, 8
-        ; call rax
-        ; add rsp, 8
-        ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
-        ; mov r8d, eax
-    );
-    reload_gprs(ops);
-    dynasm!(ops ; .arch x64 ; ret);
+    stub_call(ops, crate::helpers::step_one as *const () as usize as i64, 10, 11);
     let load = ops.offset().0;
     load_flags(ops);
     dynasm!(ops ; .arch x64 ; ret);
     HelperStubs { fill, step, load_flags: load }
+}
+
+/// A stub's body: guest registers spilled, `helper(cpu, ctx, arg2, arg3)` called with
+/// the host registers numbered `arg2`/`arg3` as its third and fourth arguments, R11
+/// reloaded with the page-access table, the result in R8D, guest registers reloaded,
+/// `ret`.
+fn stub_call(ops: &mut Asm, helper: i64, arg2: u8, arg3: u8) {
+    spill_gprs(ops);
+    dynasm!(ops
+        ; .arch x64
+        ; mov rdi, r15
+        ; mov rsi, r13
+        ; mov edx, Rd(arg2)
+        ; mov ecx, Rd(arg3)
+        ; mov rax, QWORD helper
+        ; sub rsp, 8
+        ; call rax
+        ; add rsp, 8
+        ; mov r11, QWORD [r13 + off::PAGE_ACCESS]
+        ; mov r8d, eax
+    );
+    reload_gprs(ops);
+    dynasm!(ops ; .arch x64 ; ret);
 }
 
 /// The fixed stubs at the start of the code buffer: the entry trampoline

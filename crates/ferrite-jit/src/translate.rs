@@ -520,6 +520,18 @@ impl Emitter {
         }
     }
 
+    /// A branch target in R9D beyond the CS limit (#GP) leaves the whole instruction
+    /// `i` at `eip` to the interpreter (flags already captured); nothing has changed yet.
+    fn check_target_in_cs(&mut self, i: u32, eip: u32) {
+        let label = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp r9d, self.spec.plan.cs_limit as i32
+            ; ja =>label
+        );
+        self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip, resume: None });
+    }
+
     /// RET: flags go back to the vCPU first, then the return address is read and checked
     /// against the CS limit before anything changes.
     fn ret(&mut self, size: u32, release: u32, i: u32, eip: u32) {
@@ -528,13 +540,7 @@ impl Emitter {
         self.stack_top();
         self.probe(Access { seg: SS, size, write: false }, FlagsAt::Captured, i, eip, retry);
         self.load_top(size);
-        let label = self.ops.new_dynamic_label();
-        dynasm!(self.ops
-            ; .arch x64
-            ; cmp r9d, self.spec.plan.cs_limit as i32
-            ; ja =>label
-        );
-        self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip, resume: None });
+        self.check_target_in_cs(i, eip);
         self.add_sp((size + release) as i32);
         dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], r9d);
         self.jump_cache_lookup();
@@ -569,14 +575,8 @@ impl Emitter {
                 self.load_top(size);
             }
         }
-        let label = self.ops.new_dynamic_label();
-        dynasm!(self.ops
-            ; .arch x64
-            ; cmp r9d, self.spec.plan.cs_limit as i32
-            ; ja =>label
-            ; mov DWORD [r15 + off::EIP], r9d
-        );
-        self.slow.push(Slow { label, flags: FlagsAt::Captured, retired: i, eip, resume: None });
+        self.check_target_in_cs(i, eip);
+        dynasm!(self.ops ; .arch x64 ; mov DWORD [r15 + off::EIP], r9d);
         if let Some(ret) = ret {
             // The push's probe clobbers R8-R10; the target waits in `cpu.eip`.
             self.push(PushSrc::Imm(ret), size, FlagsAt::Captured, i, eip);
