@@ -1,31 +1,5 @@
 use super::*;
-
-/// A flat guest memory of `len` bytes.
-struct Ram(Vec<u8>);
-
-impl DmaMemory for Ram {
-    fn dma_read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
-        let a = addr as usize;
-        match self.0.get(a..a + buf.len()) {
-            Some(src) => {
-                buf.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn dma_write(&mut self, addr: u64, data: &[u8]) -> bool {
-        let a = addr as usize;
-        match self.0.get_mut(a..a + data.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                true
-            }
-            None => false,
-        }
-    }
-}
+use crate::test_ram::Ram;
 
 /// Programs channel 2 as a BIOS does for a floppy transfer: mask, flip-flop, address,
 /// count, mode, page, unmask.

@@ -1,35 +1,11 @@
 //! Unit tests of fw_cfg: the traditional interface, the file directory and DMA.
 
 use super::*;
+use crate::test_ram::Ram;
 
 fn read_item(dev: &mut FwCfg, key: u16, len: usize) -> Vec<u8> {
     dev.write(FW_CFG_PORT_SEL, 2, key as u32);
     (0..len).map(|_| dev.read(FW_CFG_PORT_DATA, 1) as u8).collect()
-}
-
-/// A flat little memory for DMA tests.
-struct Ram(Vec<u8>);
-
-impl DmaMemory for Ram {
-    fn dma_read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
-        match self.0.get(addr as usize..addr as usize + buf.len()) {
-            Some(src) => {
-                buf.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn dma_write(&mut self, addr: u64, data: &[u8]) -> bool {
-        match self.0.get_mut(addr as usize..addr as usize + data.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 fn pc() -> FwCfg {

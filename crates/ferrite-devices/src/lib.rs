@@ -63,6 +63,9 @@ pub mod rtc;
 pub mod uart16550;
 pub mod vga;
 
+#[cfg(test)]
+mod test_ram;
+
 /// A device that answers on I/O ports.
 ///
 /// `size` is the access width in bytes (1, 2 or 4); `port` is the first port of the access

@@ -2,36 +2,10 @@ use super::*;
 use crate::ata::{cmd, DEV_LBA, REG_DEVICE, REG_LBA_HIGH, REG_LBA_LOW, REG_LBA_MID, REG_NSECTOR, ST_ERR};
 use crate::block::DiskImage;
 use crate::pci::config::{PCI_BAR0, PCI_COMMAND};
+use crate::test_ram::Ram;
 use crate::NoIrq;
 
 const BM: u16 = 0xC000;
-
-/// Flat guest memory for DMA.
-struct Ram(Vec<u8>);
-
-impl DmaMemory for Ram {
-    fn dma_read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
-        let a = addr as usize;
-        match self.0.get(a..a + buf.len()) {
-            Some(src) => {
-                buf.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn dma_write(&mut self, addr: u64, data: &[u8]) -> bool {
-        let a = addr as usize;
-        match self.0.get_mut(a..a + data.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                true
-            }
-            None => false,
-        }
-    }
-}
 
 fn ide_with(disk: Vec<u8>, cd: Option<Vec<u8>>) -> PiixIde<NoIrq> {
     let d = Drive::disk(DiskImage::from_bytes(disk, false));
