@@ -6,6 +6,9 @@
 //! - a few thousand seeded random straight-line sequences (with forward branches, calls
 //!   and returns) in 32-bit flat protected mode and in 16-bit real mode.
 
+mod common;
+
+use common::{assert_same_cpu, assert_same_ram};
 use ferrite_cpu::{Cpu, Flags, NullBus, RunExit, SegReg, Segment};
 use ferrite_jit::Jit;
 use ferrite_machine::{Engine, KernelBoot, Machine, MachineConfig};
@@ -13,27 +16,6 @@ use ferrite_mem::PhysMem;
 use iced_x86::code_asm::*;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-
-/// Asserts two CPUs hold the same architectural state.
-fn assert_same_cpu(a: &Cpu, b: &Cpu, what: &str) {
-    assert_eq!(a.gpr, b.gpr, "{what}: registers");
-    assert_eq!(a.eip, b.eip, "{what}: eip");
-    assert_eq!(a.eflags, b.eflags, "{what}: eflags");
-    assert_eq!(a.seg, b.seg, "{what}: segments");
-    assert_eq!((a.cr0, a.cr2, a.cr3, a.cr4), (b.cr0, b.cr2, b.cr3, b.cr4), "{what}: control registers");
-    assert_eq!(a.insns, b.insns, "{what}: instructions retired");
-    assert_eq!(a.tsc, b.tsc, "{what}: tsc");
-    assert_eq!(a.halted, b.halted, "{what}: halted");
-    assert_eq!(a.last_fault, b.last_fault, "{what}: last fault");
-}
-
-/// Asserts two memories hold the same RAM.
-fn assert_same_ram(a: &PhysMem, b: &PhysMem, what: &str) {
-    if a.ram() != b.ram() {
-        let at = a.ram().iter().zip(b.ram()).position(|(x, y)| x != y).unwrap_or(0);
-        panic!("{what}: RAM differs first at {at:#x}: {:#04x} vs {:#04x}", a.ram()[at], b.ram()[at]);
-    }
-}
 
 #[test]
 fn test_bench_workloads_match_the_interpreter() {

@@ -4,6 +4,9 @@
 //! misses filled from the probe (with real #PF faults and their handler in the mix),
 //! indirect JMP/CALL through the jump cache, CLI/STI/PUSHF/POPF, IN/OUT, CR3 reloads.
 
+mod common;
+
+use common::{assert_same_cpu, assert_same_ram};
 use ferrite_cpu::{Cpu, IoBus, RunExit, SegReg, Segment, TableReg};
 use ferrite_jit::Jit;
 use ferrite_mem::PhysMem;
@@ -31,31 +34,6 @@ const PAGE_TABLE2: u32 = 0xB000;
 const COUNTERS: u32 = 0xC000;
 /// Initial stack pointer.
 const STACK: u32 = 0x7F00;
-
-/// Asserts two CPUs hold the same architectural state.
-fn assert_same_cpu(a: &Cpu, b: &Cpu, what: &str) {
-    if std::env::var("DIFF_DEBUG").is_ok() {
-        eprintln!("{what}\n interp: eip={:#x} cr2={:#x} insns={} fault={:?} gpr={:x?}\n jit:    eip={:#x} cr2={:#x} insns={} fault={:?} gpr={:x?}", a.eip, a.cr2, a.insns, a.last_fault, a.gpr, b.eip, b.cr2, b.insns, b.last_fault, b.gpr);
-    }
-    assert_eq!(a.gpr, b.gpr, "{what}: registers");
-    assert_eq!(a.eip, b.eip, "{what}: eip");
-    assert_eq!(a.eflags, b.eflags, "{what}: eflags");
-    assert_eq!(a.seg, b.seg, "{what}: segments");
-    assert_eq!((a.cr0, a.cr2, a.cr3, a.cr4), (b.cr0, b.cr2, b.cr3, b.cr4), "{what}: control registers");
-    assert_eq!(a.insns, b.insns, "{what}: instructions retired");
-    assert_eq!(a.tsc, b.tsc, "{what}: tsc");
-    assert_eq!(a.halted, b.halted, "{what}: halted");
-    assert_eq!(a.int_shadow, b.int_shadow, "{what}: interrupt shadow");
-    assert_eq!(a.last_fault, b.last_fault, "{what}: last fault");
-}
-
-/// Asserts two memories hold the same RAM.
-fn assert_same_ram(a: &PhysMem, b: &PhysMem, what: &str) {
-    if a.ram() != b.ram() {
-        let at = a.ram().iter().zip(b.ram()).position(|(x, y)| x != y).unwrap_or(0);
-        panic!("{what}: RAM differs first at {at:#x}: {:#04x} vs {:#04x}", a.ram()[at], b.ram()[at]);
-    }
-}
 
 /// A bus that records every port access and answers reads from a counter, and raises
 /// its interrupt line (vector 0x20) after every `irq_after_writes`-th port write.
