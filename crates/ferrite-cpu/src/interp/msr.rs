@@ -233,7 +233,7 @@ fn flat(selector: u16, attrs: u16) -> Segment {
 
 #[cfg(test)]
 mod tests {
-    use crate::tests::run_real;
+    use crate::tests::{run_real, run_real_with};
 
     #[test]
     fn test_wrmsr_rdmsr_round_trip_sysenter_eip() {
@@ -311,20 +311,12 @@ mod tests {
 
     #[test]
     fn test_unknown_msr_is_gp() {
-        use crate::{Cpu, NullBus, RunExit, SegReg};
-        let mut mem = ferrite_mem::PhysMem::new(1 << 20).unwrap();
-        // #GP handler (vector 13) at 0000:0300: hlt
-        mem.write_bytes(13 * 4, &[0x00, 0x03, 0x00, 0x00]);
-        mem.write_u8(0x300, 0xF4);
-        // mov ecx, 0x12345; rdmsr; hlt
-        mem.write_bytes(0x100, &[0x66, 0xB9, 0x45, 0x23, 0x01, 0x00, 0x0F, 0x32, 0xF4]);
-        let mut cpu = Cpu::new();
-        for s in SegReg::ALL {
-            cpu.load_seg_real(s, 0);
-        }
-        cpu.eip = 0x100;
-        cpu.gpr[4] = 0x8000;
-        assert_eq!(cpu.run(&mut mem, &mut NullBus, 100), RunExit::Halted);
+        // mov ecx, 0x12345; rdmsr; hlt — with a #GP handler (vector 13) at 0000:0300: hlt
+        let code = [0x66, 0xB9, 0x45, 0x23, 0x01, 0x00, 0x0F, 0x32, 0xF4];
+        let (cpu, _) = run_real_with(&code, |mem| {
+            mem.write_bytes(13 * 4, &[0x00, 0x03, 0x00, 0x00]);
+            mem.write_u8(0x300, 0xF4);
+        });
         assert_eq!(cpu.eip, 0x301, "went to the #GP handler");
     }
 }

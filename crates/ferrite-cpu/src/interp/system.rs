@@ -265,25 +265,17 @@ fn is_x87(ins: &Instruction) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Cpu, NullBus, RunExit, SegReg};
-
     #[test]
     fn test_rdpmc_without_counters_is_gp_not_ud() {
-        let mut mem = ferrite_mem::PhysMem::new(1 << 20).unwrap();
-        // #GP handler (vector 13) at 0000:0300, #UD (vector 6) at 0000:0310: hlt each.
-        mem.write_bytes(13 * 4, &[0x00, 0x03, 0x00, 0x00]);
-        mem.write_bytes(6 * 4, &[0x10, 0x03, 0x00, 0x00]);
-        mem.write_u8(0x300, 0xF4);
-        mem.write_u8(0x310, 0xF4);
-        // xor ecx, ecx; rdpmc; hlt
-        mem.write_bytes(0x100, &[0x66, 0x31, 0xC9, 0x0F, 0x33, 0xF4]);
-        let mut cpu = Cpu::new();
-        for s in SegReg::ALL {
-            cpu.load_seg_real(s, 0);
-        }
-        cpu.eip = 0x100;
-        cpu.gpr[4] = 0x8000;
-        assert_eq!(cpu.run(&mut mem, &mut NullBus, 100), RunExit::Halted);
+        // xor ecx, ecx; rdpmc; hlt — #GP handler (vector 13) at 0000:0300, #UD (vector 6)
+        // at 0000:0310: hlt each.
+        let code = [0x66, 0x31, 0xC9, 0x0F, 0x33, 0xF4];
+        let (cpu, _) = crate::tests::run_real_with(&code, |mem| {
+            mem.write_bytes(13 * 4, &[0x00, 0x03, 0x00, 0x00]);
+            mem.write_bytes(6 * 4, &[0x10, 0x03, 0x00, 0x00]);
+            mem.write_u8(0x300, 0xF4);
+            mem.write_u8(0x310, 0xF4);
+        });
         assert_eq!(cpu.eip, 0x301, "went to the #GP handler");
     }
 }
