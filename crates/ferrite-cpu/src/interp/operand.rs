@@ -34,6 +34,19 @@ pub(crate) fn addr16(ins: &Instruction) -> bool {
     ins.memory_displ_size() == 2
 }
 
+/// Size in bytes of operand `i` (register, memory or immediate as iced decoded it); the
+/// generic path ([`Exec::op_size`]) and the fast-form lowering both ask here.
+#[inline]
+pub(super) fn operand_size(ins: &Instruction, i: u32) -> u8 {
+    match ins.op_kind(i) {
+        OpKind::Register => ins.op_register(i).size() as u8,
+        OpKind::Memory => ins.memory_size().size() as u8,
+        OpKind::Immediate8 => 1,
+        OpKind::Immediate16 | OpKind::Immediate8to16 => 2,
+        _ => 4,
+    }
+}
+
 impl Exec<'_> {
     /// Reads a general-purpose, segment or control register as iced names it.
     #[inline]
@@ -81,13 +94,7 @@ impl Exec<'_> {
     /// Size in bytes of operand `i` (register or memory).
     #[inline]
     pub(crate) fn op_size(&self, ins: &Instruction, i: u32) -> u8 {
-        match ins.op_kind(i) {
-            OpKind::Register => ins.op_register(i).size() as u8,
-            OpKind::Memory => ins.memory_size().size() as u8,
-            OpKind::Immediate8 => 1,
-            OpKind::Immediate16 | OpKind::Immediate8to16 => 2,
-            _ => 4,
-        }
+        operand_size(ins, i)
     }
 
     /// Reads operand `i`, zero-extended (immediates are extended to the instruction's

@@ -21,6 +21,7 @@
 //! [`Exec::fast_ok`]. `uop_tests.rs` runs random programs with the fast forms on and off
 //! and compares the whole machine state.
 
+use super::operand::operand_size;
 use super::uop_exec::handler;
 use super::Exec;
 use crate::fault::Fault;
@@ -232,17 +233,6 @@ fn operand(ins: &Instruction, i: u32, size: u8, mem: &mut MemRef) -> Option<Oper
         OpKind::Immediate8to16 => imm(ins.immediate8to16() as u16 as u32),
         OpKind::Immediate8to32 => imm(ins.immediate8to32() as u32),
         _ => None,
-    }
-}
-
-/// Size in bytes of operand `i` as `op_size` reports it.
-fn operand_size(ins: &Instruction, i: u32) -> u8 {
-    match ins.op_kind(i) {
-        OpKind::Register => ins.op_register(i).size() as u8,
-        OpKind::Memory => ins.memory_size().size() as u8,
-        OpKind::Immediate8 => 1,
-        OpKind::Immediate16 | OpKind::Immediate8to16 => 2,
-        _ => 4,
     }
 }
 
