@@ -129,6 +129,21 @@ main:
 .count_bad:
         CHECK "periodic count in range", edx, 1
         mov dword [LAPIC_LVT_TIMER], LVT_MASKED | LVT_PERIODIC | VEC_PERIODIC
+        ; A period may have expired again between the third interrupt and the CLI (the
+        ; host clock can jump when the host is busy); such an interrupt is already in the
+        ; IRR and masking the LVT does not withdraw it, so let it in before taking the
+        ; baseline. After that no further one may come.
+        sti
+        nop
+        cli
+        mov eax, [irq_count + VEC_PERIODIC * 4]
+        mov [periodic_at_mask], eax
+        mov edx, 0
+        cmp eax, 3
+        jb .too_few
+        inc edx
+.too_few:
+        CHECK "periodic fired three times", edx, 1
         mov ecx, 20000                  ; ≥ 1 ms of virtual time: many periods
 .masked_spin:
         sti
@@ -136,7 +151,8 @@ main:
         cli
         mov eax, [LAPIC_TMCCT]          ; the count goes on while masked
         loop .masked_spin
-        CHECK "periodic fired three times", dword [irq_count + VEC_PERIODIC * 4], 3
+        mov eax, [periodic_at_mask]
+        CHECK "masked periodic stays quiet", dword [irq_count + VEC_PERIODIC * 4], eax
         mov dword [LAPIC_TMICT], 0
 
         ; --- I/O APIC: identity, the PIT on pin 2 ------------------------------------------
@@ -309,6 +325,7 @@ section .bss
 irq_count:      resd 256
 isr_in_handler: resd 1
 rtc_entry_in_handler: resd 1
+periodic_at_mask: resd 1
 section .text
 
 PMTEST_END
