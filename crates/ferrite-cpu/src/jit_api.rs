@@ -1,7 +1,8 @@
 //! The small surface the binary translator (`ferrite-jit`) needs beyond the public state:
 //! keeping the interpreter's decoded-block cache in step with code-page writes the
 //! translator drains, knowing when host debugging forces every instruction through
-//! the interpreter, and filling the soft TLB from a probe's miss path.
+//! the interpreter, and filling the soft TLB from a probe's miss path (or for the code at
+//! CS:EIP).
 
 use crate::bus::IoBus;
 use crate::flags::Flags;
@@ -40,8 +41,23 @@ impl Cpu {
         if self.cr0 & crate::paging::CR0_PG == 0 {
             return false;
         }
-        let user = self.cpl() == 3;
         let access = if write { Access::Write } else { Access::Read };
+        self.fill_tlb_as(mem, io, linear, access)
+    }
+
+    /// The same fill for an instruction fetch at `linear`: a translator that finds no
+    /// execute entry for the code at CS:EIP fills it this way and looks again, instead of
+    /// having the interpreter fetch one instruction to do it. False, having changed
+    /// nothing, when the fetch would fault (the interpreter then raises the #PF).
+    pub fn fill_tlb_fetch(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, linear: u32) -> bool {
+        if self.cr0 & crate::paging::CR0_PG == 0 {
+            return false;
+        }
+        self.fill_tlb_as(mem, io, linear, Access::Execute)
+    }
+
+    fn fill_tlb_as(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, linear: u32, access: Access) -> bool {
+        let user = self.cpl() == 3;
         let mut ex = Exec { cpu: self, mem, io, end_block: false, shutdown: false };
         ex.walk_and_fill(linear, access, user).is_ok()
     }

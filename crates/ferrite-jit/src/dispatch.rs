@@ -50,7 +50,7 @@ impl Jit {
             let found = if self.broken || interrupt || !can_translate(cpu) {
                 Found::Interpret
             } else {
-                self.find_block(cpu, mem)
+                self.find_block(cpu, mem, io)
             };
             let idx = match found {
                 Found::Block(idx) => idx,
@@ -76,7 +76,8 @@ impl Jit {
                 }
                 continue;
             };
-            if block.guest_len as u64 > left {
+            let guest_len = block.guest_len as u64;
+            if guest_len > left && !self.overrun {
                 // The budget ends inside this block: the interpreter counts out the rest.
                 chain_from = None;
                 if let Some(exit) = self.interpret_one(cpu, mem, io, &mut left) {
@@ -92,7 +93,7 @@ impl Jit {
             }
             self.ctx.load(cpu, mem);
             // Below 2^55: the blocks' flag-free budget check relies on it (emit::charge_budget).
-            let charged = left.min(1 << 54) as i64;
+            let charged = left.max(guest_len).min(1 << 54) as i64;
             self.ctx.budget = charged;
             self.ctx.charged = charged;
             self.ctx.exit_site = NO_SITE;
@@ -226,8 +227,25 @@ impl Jit {
     }
 
     /// The block for CS:EIP, translating it once it is hot.
-    fn find_block(&mut self, cpu: &Cpu, mem: &mut PhysMem) -> Found {
-        let Some(key) = block_key(cpu, mem) else { return Found::Interpret };
+    fn find_block(&mut self, cpu: &mut Cpu, mem: &mut PhysMem, io: &mut dyn IoBus) -> Found {
+        let key = match block_key(cpu, mem) {
+            Some(key) => key,
+            // No execute entry in the soft TLB for the code page: fill it as the
+            // interpreter's fetch would, and look again (a fetch that faults is left to
+            // the interpreter, which raises the #PF).
+            None if cpu.eip <= cpu.seg[SegReg::Cs as usize].limit => {
+                let linear = cpu.seg[SegReg::Cs as usize].base.wrapping_add(cpu.eip);
+                if !cpu.fill_tlb_fetch(mem, io, linear) {
+                    return Found::Interpret;
+                }
+                self.stats.tlb_fills += 1;
+                match block_key(cpu, mem) {
+                    Some(key) => key,
+                    None => return Found::Interpret,
+                }
+            }
+            None => return Found::Interpret,
+        };
         if let Some(idx) = self.cache.get(&key) {
             return Found::Block(idx);
         }

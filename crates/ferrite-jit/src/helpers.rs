@@ -205,11 +205,17 @@ pub(crate) unsafe extern "sysv64" fn tlb_fill(cpu: *mut Cpu, ctx: *mut JitCtx, l
     (ok && !mem.code_written()) as u32
 }
 
+/// Set in [`step_one`]'s `left`: the step may end at any EIP (a page-crossing
+/// instruction whose length the block does not know); the block then ends through the
+/// jump cache.
+pub(crate) const STEP_ANY_EIP: u32 = 1 << 31;
+
 /// Runs the instruction at `cpu.eip` in the interpreter (`Cpu::step`: the interpreter's
 /// own procedures, with full semantics and precise faults) from inside generated code,
 /// with the guest registers and flags already written back. `left` is how many
 /// instructions of the block, this one included, are charged but not yet run. Returns 1
-/// when the block may go on with its next instruction: the step ended at `next_eip` and
+/// when the block may go on with its next instruction: the step ended at `next_eip` (any
+/// EIP with [`STEP_ANY_EIP`] in `left`) and
 /// changed nothing the block was translated under or that needs the dispatcher (mode,
 /// CS, segments, control registers, A20, a written code page, an interrupt to take, an
 /// interrupt shadow, a halt, debug state). Otherwise returns 0, with the rest of the
@@ -221,6 +227,8 @@ pub(crate) unsafe extern "sysv64" fn tlb_fill(cpu: *mut Cpu, ctx: *mut JitCtx, l
 /// use.
 // SAFETY: callers (generated code) uphold the `# Safety` contract above.
 pub(crate) unsafe extern "sysv64" fn step_one(cpu: *mut Cpu, ctx: *mut JitCtx, left: u32, next_eip: u32) -> u32 {
+    let any_eip = left & STEP_ANY_EIP != 0;
+    let left = left & !STEP_ANY_EIP;
     // SAFETY: the caller's contract; `mem` and `io` were set by the dispatcher from the
     // `&mut` it holds for the whole run and are not otherwise used while generated code
     // runs.
@@ -242,7 +250,7 @@ pub(crate) unsafe extern "sysv64" fn step_one(cpu: *mut Cpu, ctx: *mut JitCtx, l
     let crs = (cpu.cr0, cpu.cr3, cpu.cr4);
     let exit = cpu.step(mem, io);
     let same = exit == ferrite_cpu::RunExit::Budget
-        && cpu.eip == next_eip
+        && (any_eip || cpu.eip == next_eip)
         && !mem.code_written()
         && crate::ctx::can_translate(cpu)
         && !(cpu.eflags & ferrite_cpu::Flags::IF != 0 && io.intr_pending())

@@ -21,6 +21,7 @@ mod ctx;
 mod dispatch;
 mod dump;
 mod emit;
+mod flagfix;
 mod helpers;
 mod plan;
 mod translate;
@@ -155,6 +156,9 @@ pub struct Jit {
     ctx: Box<JitCtx>,
     stats: JitStats,
     hot_threshold: u32,
+    /// The budget of [`Jit::run`] is a slice length, not an exact stop: see
+    /// [`Jit::set_budget_overrun`].
+    overrun: bool,
     chaining: bool,
     /// Set if the code buffer could not be written: everything runs in the interpreter.
     broken: bool,
@@ -213,6 +217,7 @@ impl Jit {
             ctx: Box::new(JitCtx::new()),
             stats: JitStats::default(),
             hot_threshold: DEFAULT_HOT_THRESHOLD,
+            overrun: false,
             chaining: true,
             broken: false,
             dump: None,
@@ -240,6 +245,15 @@ impl Jit {
     /// Sets how many times a block start is reached before it is translated (1: at once).
     pub fn set_hot_threshold(&mut self, n: u32) {
         self.hot_threshold = n.max(1);
+    }
+
+    /// Lets [`Jit::run`] overshoot its budget by less than one block: a block that starts
+    /// with budget left runs to its end instead of the interpreter counting out the last
+    /// instructions one by one. For a machine on host time, whose slices only pace the
+    /// device checks; never where the count must be exact (deterministic time, an
+    /// instruction limit, a debugger's single step). Off by default.
+    pub fn set_budget_overrun(&mut self, on: bool) {
+        self.overrun = on;
     }
 
     /// Enables or disables chaining of block exits.

@@ -8,6 +8,7 @@
 //! interpreter's choice for flags the SDM leaves undefined, unless those are dead.
 
 use crate::emit::{host_gpr, Access};
+use crate::flagfix::FlagFix;
 use ferrite_cpu::classify;
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic, OpKind, Register, RflagsBits};
 
@@ -20,8 +21,9 @@ pub(crate) enum Kind {
     /// host EFLAGS, in `cpu.eflags` directly.
     SetFlag { bit: u32, set: bool },
     /// The host form of the instruction; with a memory operand, the probe runs first and
-    /// the operand is `[R8]`.
-    Native { host: Instruction, mem: Option<Access> },
+    /// the operand is `[R8]`. `fix`: the flags the host may leave differently from the
+    /// interpreter are live after it, and this fix-up rebuilds them ([`crate::flagfix`]).
+    Native { host: Instruction, mem: Option<Access>, fix: Option<FlagFix> },
     /// LEA: the effective address goes to host register `dest` (`size` 2 or 4 bytes).
     Lea { dest: u8, size: u32 },
     /// PUSH of a register (host number) or an immediate.
@@ -51,6 +53,11 @@ pub(crate) enum Kind {
     /// anything the block depends on. `ends`: it is a control transfer, the block ends
     /// after it.
     Step { ends: bool },
+    /// An instruction that runs on into the next page (whose bytes and mapping the block
+    /// is not keyed by): the interpreter runs it from inside the block, wherever it goes
+    /// (`helpers::step_one` with [`crate::helpers::STEP_ANY_EIP`]), and the block ends
+    /// through the jump cache at the EIP it left.
+    Straddle,
     /// REP MOVS / REP STOS with 32-bit addressing: one execution through
     /// `helpers::rep_string` (descriptor `desc`), or the interpreter; ends the block.
     RepString { desc: u32 },
@@ -102,6 +109,7 @@ impl Kind {
                 | Kind::Loop { .. }
                 | Kind::RepString { .. }
                 | Kind::Step { ends: true }
+                | Kind::Straddle
         )
     }
 }
@@ -146,7 +154,7 @@ pub(crate) fn flags_rw(ins: &Instruction, kind: &Kind) -> (u32, u32) {
         Kind::Jcc { .. } => (eflags_of(ins.rflags_read()), 0),
         Kind::StringOne { op: StringOp::Scas, .. } => (0, ALL_FLAGS),
         // The interpreter sees (and may change) all of EFLAGS.
-        Kind::Step { .. } => (ALL_FLAGS, 0),
+        Kind::Step { .. } | Kind::Straddle => (ALL_FLAGS, 0),
         _ => (0, 0),
     }
 }
@@ -440,7 +448,7 @@ fn plan_native(ins: &Instruction) -> Option<Kind> {
     }
     let Some(m) = mem else {
         crate::emit::encode_bytes(&host).ok()?;
-        return Some(Kind::Native { host, mem: None });
+        return Some(Kind::Native { host, mem: None, fix: None });
     };
     if high_byte {
         return None;
@@ -454,7 +462,7 @@ fn plan_native(ins: &Instruction) -> Option<Kind> {
     let write = m == 0 && !matches!(ins.mnemonic(), Mnemonic::Cmp | Mnemonic::Test | Mnemonic::Mul | Mnemonic::Imul);
     host = rewrite_memory(&host)?;
     crate::emit::encode_bytes(&host).ok()?;
-    Some(Kind::Native { host, mem: Some(Access { seg, size, write }) })
+    Some(Kind::Native { host, mem: Some(Access { seg, size, write }), fix: None })
 }
 
 /// The instruction with its memory operand replaced by `[R8]` (moffs forms become ModRM

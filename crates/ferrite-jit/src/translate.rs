@@ -7,10 +7,11 @@
 
 use crate::ctx::{off, ExitReason};
 use crate::emit::{self, Access, Asm, FlagsAt, ProbeMode};
+use crate::flagfix;
 use crate::plan::{self, IndirectSrc, Kind, PlanMode, PushSrc, StringOp};
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 use ferrite_mem::{PhysMem, Target, PAGE_SIZE};
-use iced_x86::{ConditionCode, Decoder, DecoderOptions, Instruction};
+use iced_x86::{ConditionCode, Decoder, DecoderError, DecoderOptions, Instruction};
 
 /// Most guest instructions in one translated block.
 pub(crate) const MAX_BLOCK_INSNS: usize = 32;
@@ -76,6 +77,17 @@ pub(crate) fn decode_block(mem: &PhysMem, spec: &BlockSpec) -> Option<Vec<(Instr
         let mut dec = Decoder::with_ip(bitness, &bytes[..n], eip as u64, DecoderOptions::NO_INVALID_CHECK);
         let ins = dec.decode();
         let len = ins.len() as u32;
+        if ins.is_invalid() && dec.last_error() == DecoderError::NoMoreBytes && n == page_left && n < MAX_INSN_LEN {
+            // The instruction runs on into the next page, whose physical address (and
+            // bytes) this block is not keyed by: the interpreter runs it from inside the
+            // block, fetching both parts itself, and the block ends after it through the
+            // jump cache (its length is not known here).
+            let mut straddle = Instruction::default();
+            straddle.set_len(0);
+            straddle.set_ip(eip as u64);
+            out.push((straddle, Kind::Straddle));
+            break;
+        }
         if ins.is_invalid() || len == 0 || len as usize > n {
             break;
         }
@@ -100,17 +112,20 @@ pub(crate) fn decode_block(mem: &PhysMem, spec: &BlockSpec) -> Option<Vec<(Instr
         }
     }
     // Instructions whose host flags may differ from the interpreter's for flags the SDM
-    // leaves undefined are kept native only where those flags are dead; the first one
-    // that is not becomes an interpreter step inside the block, and liveness is checked
-    // again (a step reads every flag, so earlier ones may now be live).
+    // leaves undefined are kept native as they are where those flags are dead. Where they
+    // are live, a flag fix-up follows the native instruction; without one the instruction
+    // becomes an interpreter step inside the block, and liveness is checked again (a step
+    // reads every flag, so earlier ones may now be live).
     loop {
         let live = plan::liveness(&out);
         let bad = out.iter().enumerate().position(|(i, (ins, kind))| {
-            matches!(kind, Kind::Native { .. }) && plan::host_divergent_flags(ins) & live[i + 1] != 0
+            matches!(kind, Kind::Native { fix: None, .. }) && plan::host_divergent_flags(ins) & live[i + 1] != 0
         });
-        match bad {
-            Some(i) => out[i].1 = Kind::Step { ends: false },
-            None => break,
+        let Some(i) = bad else { break };
+        let planned = flagfix::plan(&out[i].0);
+        match (&mut out[i].1, planned) {
+            (Kind::Native { fix, .. }, Some(f)) => *fix = Some(f),
+            (kind, _) => *kind = Kind::Step { ends: false },
         }
     }
     (!out.is_empty()).then_some(out)
@@ -167,12 +182,18 @@ pub(crate) fn emit_block(
                     emit::restore_flags(&mut e.ops);
                 }
             }
-            Kind::Native { host, mem: None } => emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?,
-            Kind::Native { host, mem: Some(acc) } => {
-                let retry = e.here();
-                emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;
-                e.probe(*acc, flags, i, eip, retry);
+            Kind::Native { host, mem, fix } => {
+                if let Some(acc) = mem {
+                    let retry = e.here();
+                    emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;
+                    e.probe(*acc, flags, i, eip, retry);
+                }
                 emit::encode(&mut e.ops, host).map_err(|x| x.to_string())?;
+                // Only after the native form: a slow path resumes past it with the
+                // interpreter's flags already in place.
+                if let Some(fix) = fix {
+                    flagfix::emit(&mut e.ops, *fix);
+                }
             }
             Kind::Lea { dest, size } => {
                 emit::effective_address(&mut e.ops, ins).map_err(|x| x.to_string())?;
@@ -224,6 +245,10 @@ pub(crate) fn emit_block(
                 e.site_exit(*target);
                 dynasm!(e.ops ; .arch x64 ; =>done);
                 e.site_exit(next_eip);
+                ended = true;
+            }
+            Kind::Straddle => {
+                e.straddle(n - i, eip);
                 ended = true;
             }
             Kind::Step { ends } => {
@@ -651,6 +676,26 @@ impl Emitter {
             ; call extern self.helpers.load_flags
         );
         self.leaves.push(leave);
+    }
+
+    /// The interpreter runs the page-crossing instruction at `eip`, `left` instructions
+    /// before the block's end, wherever it leads; with nothing the block depends on
+    /// changed, the block ends through the jump cache at the new EIP, else leaves for the
+    /// dispatcher.
+    fn straddle(&mut self, left: u32, eip: u32) {
+        let leave = self.ops.new_dynamic_label();
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov DWORD [r15 + off::EIP], eip as i32
+            ; mov r10d, (left | crate::helpers::STEP_ANY_EIP) as i32
+            ; mov r11d, 0 // not XOR: the stub captures the guest's flags first
+            ; call extern self.helpers.step
+            ; test r8d, r8d
+            ; jz =>leave
+            ; mov r9d, DWORD [r15 + off::EIP]
+        );
+        self.leaves.push(leave);
+        self.jump_cache_lookup();
     }
 
     /// REP MOVS/STOS: one execution through `helpers::rep_string` with the guest

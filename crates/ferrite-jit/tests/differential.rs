@@ -490,6 +490,90 @@ fn test_self_modifying_loop_drops_stale_translations() {
     assert!(jit.stats().blocks_invalidated > 0, "{}", jit.stats());
 }
 
+/// With budget overrun (a machine on host time), a run may finish the block it is in but
+/// never goes further: each tiny slice retires at most one block past its budget, and the
+/// program still ends exactly as on the interpreter.
+#[test]
+fn test_budget_overrun_finishes_the_block_and_no_more() {
+    let w = ferrite_benches::all().into_iter().find(|w| w.name == "alu").expect("the alu workload");
+    let (mut cpu, mut mem) = ferrite_benches::prepare(&w, true);
+    ferrite_benches::run(&mut cpu, &mut mem);
+    let (mut jcpu, mut jmem) = ferrite_benches::prepare(&w, true);
+    let mut jit = Jit::with_capacity(1 << 20).unwrap();
+    jit.set_budget_overrun(true);
+    let mut overshot = false;
+    loop {
+        let before = jcpu.insns;
+        let exit = jit.run(&mut jcpu, &mut jmem, &mut NullBus, 3);
+        let retired = jcpu.insns - before;
+        assert!(retired <= 3 + 32, "one block at most past the budget: {retired}");
+        overshot |= retired > 3;
+        if exit != RunExit::Budget {
+            assert_eq!(exit, RunExit::Halted);
+            break;
+        }
+    }
+    assert!(overshot, "some slice finished its block: {}", jit.stats());
+    assert_same_cpu(&cpu, &jcpu, "alu with budget overrun");
+    assert_same_ram(&mem, &jmem, "alu with budget overrun");
+}
+
+/// An instruction that starts at the last byte of one page and ends in the next runs in
+/// a loop, hot: once plain, and once with the loop rewriting its immediate (which lies in
+/// the second page) every time round. Both engines must agree.
+#[test]
+fn test_instruction_across_a_page_boundary_matches_the_interpreter() {
+    for rewrite in [false, true] {
+        let code = {
+            let mut a = CodeAssembler::new(16).unwrap();
+            let mut top = a.create_label();
+            a.xor(ax, ax).unwrap();
+            a.mov(cx, 300u32).unwrap();
+            a.set_label(&mut top).unwrap();
+            a.cmp(cx, 150u32).unwrap(); // CF for the ADC: set for half the rounds
+            a.mov(word_ptr(0), cx).unwrap(); // target rewritten below
+            a.adc(ax, 0x1234u32).unwrap();
+            a.dec(cx).unwrap();
+            a.jnz(top).unwrap();
+            a.hlt().unwrap();
+            a.assemble(0).unwrap()
+        };
+        let mov_at = code.iter().position(|&b| b == 0x89).unwrap();
+        let add_at = mov_at + 4;
+        assert_eq!(code[add_at], 0x15, "adc ax, imm16 follows");
+        // Place the code so that the ADC's opcode is the last byte of the page at 0x2000.
+        let base = 0x2000 - 1 - add_at as u32;
+        let target = if rewrite { base as u16 + add_at as u16 + 1 } else { 0x8000 };
+        let mut code = code;
+        code[mov_at + 2..mov_at + 4].copy_from_slice(&target.to_le_bytes());
+        let setup = || {
+            let mut mem = PhysMem::new(1 << 20).unwrap();
+            mem.write_bytes(base, &code);
+            let mut cpu = Cpu::new();
+            for s in SegReg::ALL {
+                cpu.load_seg_real(s, 0);
+            }
+            cpu.eip = base;
+            cpu.gpr[4] = STACK;
+            (cpu, mem)
+        };
+        let what = format!("page-crossing adc (rewritten: {rewrite})");
+        let (mut cpu, mut mem) = setup();
+        assert_eq!(cpu.run(&mut mem, &mut NullBus, 100_000), RunExit::Halted, "{what}");
+        let (mut jcpu, mut jmem) = setup();
+        let mut jit = Jit::with_capacity(1 << 20).unwrap();
+        jit.set_hot_threshold(1);
+        assert_eq!(jit.run(&mut jcpu, &mut jmem, &mut NullBus, 100_000), RunExit::Halted, "{what}");
+        assert_same_cpu(&cpu, &jcpu, &what);
+        assert_same_ram(&mem, &jmem, &what);
+        let s = jit.stats();
+        if !rewrite {
+            // The loop runs translated, the crossing ADC as a step inside its block.
+            assert!(s.block_runs < 100 && s.blocks_chained > 0, "{what}: {s}");
+        }
+    }
+}
+
 /// The CPU-bound 32-bit paged workload (`roms/multiboot_bench.asm`: CRC32, sieve,
 /// recursion, memcpy, matrix multiply, insertion sort) to its end on both engines: the
 /// same checksums, CPU state and RAM, and most of it translated.

@@ -54,10 +54,20 @@ impl Runner {
     }
 
     /// Runs up to `budget` instructions.
-    pub(crate) fn run(&mut self, cpu: &mut Cpu, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
+    pub(crate) fn run(
+        &mut self,
+        cpu: &mut Cpu,
+        mem: &mut PhysMem,
+        io: &mut dyn IoBus,
+        budget: u64,
+        exact: bool,
+    ) -> RunExit {
         match self {
             Runner::Interp => cpu.run(mem, io, budget),
-            Runner::Jit(jit) => jit.run(cpu, mem, io, budget),
+            Runner::Jit(jit) => {
+                jit.set_budget_overrun(!exact);
+                jit.run(cpu, mem, io, budget)
+            }
         }
     }
 

@@ -64,6 +64,12 @@ impl IrqLines {
     /// The levels and the rising edges since the last look (bit n = IRQ n), read in one
     /// step and clearing the edges.
     pub fn take(&self) -> (u16, u16) {
+        // The CPU asks at every block boundary; a locked read-modify-write only when
+        // there is an edge to clear (one that lands after the load is seen next time).
+        let word = self.0.load(Ordering::Relaxed);
+        if word >> RISE_SHIFT == 0 {
+            return (word as u16, 0);
+        }
         let word = self.0.fetch_and(0xFFFF, Ordering::Relaxed);
         (word as u16, (word >> RISE_SHIFT) as u16)
     }

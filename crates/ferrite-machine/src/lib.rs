@@ -353,7 +353,11 @@ impl Machine {
             None => slice,
         };
         let before = self.cpu.insns;
-        let exit = self.runner.run(&mut self.cpu, &mut self.mem, &mut self.board, slice);
+        // On host time a slice only paces the device checks, so the translator may finish
+        // the block it is in; the count stays exact for deterministic time, an
+        // instruction limit and a debugger's short steps.
+        let exact = self.clock.deterministic() || self.max_insns.is_some() || budget < SLICE_INSNS;
+        let exit = self.runner.run(&mut self.cpu, &mut self.mem, &mut self.board, slice, exact);
         let retired = self.cpu.insns.wrapping_sub(before);
         let now = self.clock.now(self.cpu.insns);
         self.board.set_now(now);
