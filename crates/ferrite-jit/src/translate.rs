@@ -322,10 +322,23 @@ pub(crate) fn emit_block(
         );
     }
     let mut exits = Vec::new();
+    let page = |eip: u32| spec.cs_base.wrapping_add(eip) >> 12;
     for (site, label, eip) in std::mem::take(&mut e.sites) {
         let stub = at + e.ops.offset().0;
         dynasm!(e.ops ; .arch x64 ; =>label);
         emit::capture_flags(&mut e.ops);
+        if spec.probe.paging && page(eip) != page(spec.eip) {
+            // A direct branch to another linear page is never chained (the page may be
+            // remapped); the jump cache, which checks the mapping, finds the target
+            // without a trip through the dispatcher.
+            dynasm!(e.ops
+                ; .arch x64
+                ; mov DWORD [r15 + off::EIP], eip as i32
+                ; mov r9d, eip as i32
+            );
+            e.jump_cache_lookup();
+            continue;
+        }
         dynasm!(e.ops
             ; .arch x64
             ; mov DWORD [r15 + off::EIP], eip as i32
