@@ -20,6 +20,8 @@ pub struct Debugcon {
     port: u16,
     sink: Option<Box<dyn Write + Send>>,
     bytes_written: u64,
+    /// `bytes_written` at the last flush.
+    flushed_at: u64,
 }
 
 impl std::fmt::Debug for Debugcon {
@@ -40,7 +42,7 @@ impl Debugcon {
 
     /// A console on another port.
     pub fn with_port(port: u16, sink: Option<Box<dyn Write + Send>>) -> Self {
-        Debugcon { port, sink, bytes_written: 0 }
+        Debugcon { port, sink, bytes_written: 0, flushed_at: 0 }
     }
 
     /// Bytes the guest has written so far (including any the sink refused).
@@ -58,8 +60,13 @@ impl Debugcon {
         }
     }
 
-    /// Flushes the sink (at the end of a run, or when the host wants to see output now).
+    /// Flushes the sink if bytes were written since the previous flush (the machine calls
+    /// it after every run slice, so output without a newline is not held back).
     pub fn flush(&mut self) {
+        if self.bytes_written == self.flushed_at {
+            return;
+        }
+        self.flushed_at = self.bytes_written;
         if let Some(sink) = self.sink.as_mut() {
             if sink.flush().is_err() {
                 self.sink = None;
@@ -145,6 +152,32 @@ mod tests {
         con.flush();
         assert_eq!(buf.text(), "hi");
         assert_eq!(con.bytes_written(), 2);
+    }
+
+    /// A sink that counts its flushes.
+    #[derive(Clone, Default)]
+    struct Flushes(Arc<Mutex<u32>>);
+    impl Write for Flushes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            *self.0.lock().unwrap() += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn test_debugcon_flushes_only_after_output() {
+        // The machine flushes after every slice: a quiet console must not touch its sink.
+        let flushes = Flushes::default();
+        let mut con = Debugcon::new(Some(Box::new(flushes.clone())));
+        con.flush();
+        assert_eq!(*flushes.0.lock().unwrap(), 0);
+        con.put(b'>');
+        con.flush();
+        con.flush();
+        assert_eq!(*flushes.0.lock().unwrap(), 1);
     }
 
     #[test]

@@ -21,14 +21,21 @@
 //! [`Uart16550::receive`]; the machine feeds them only while [`Uart16550::rx_space`] says
 //! there is room, so nothing the host typed is lost to an overrun.
 //!
+//! The sink may buffer (standard output is line-buffered, files go through a
+//! `BufWriter`), and a guest's output often ends without a newline: a shell prompt, the
+//! echo of a key. The machine therefore calls [`Uart16550::flush`] after every run slice;
+//! it reaches the sink only when bytes went out since the previous flush, so it costs
+//! nothing while the guest is quiet.
+//!
 //! Interrupts follow the 16550A's priorities, highest first: receiver line status (an
 //! overrun or a break), received data (the FIFO reached its trigger level) or character
 //! time-out, THR empty, modem status. The IRQ output is the "interrupt pending" state of
 //! IIR, driven through an [`IrqLine`]; as in QEMU it is not gated by MCR.OUT2.
 //!
 //! The character time-out (data below the trigger level that nobody read for a while) is
-//! approximated: the machine calls [`Uart16550::timeout_tick`] between run slices, and a
-//! tick with data waiting and no FIFO activity since the previous tick raises it.
+//! approximated: the machine calls [`Uart16550::timeout_tick`] between run slices and on
+//! every idle pass of a halted CPU, and a tick with data waiting and no FIFO activity
+//! since the previous tick raises it.
 
 use crate::{IrqLine, PortDevice};
 use std::collections::VecDeque;
@@ -211,6 +218,8 @@ pub struct Uart16550<I: IrqLine> {
     irq: I,
     irq_level: bool,
     sink: Option<Box<dyn Write + Send>>,
+    /// Bytes went to the sink since it was last flushed.
+    unflushed: bool,
 }
 
 impl<I: IrqLine> std::fmt::Debug for Uart16550<I> {
@@ -220,6 +229,7 @@ impl<I: IrqLine> std::fmt::Debug for Uart16550<I> {
             .field("state", &self.state)
             .field("irq_level", &self.irq_level)
             .field("has_sink", &self.sink.is_some())
+            .field("unflushed", &self.unflushed)
             .finish()
     }
 }
@@ -227,7 +237,7 @@ impl<I: IrqLine> std::fmt::Debug for Uart16550<I> {
 impl<I: IrqLine> Uart16550<I> {
     /// A UART at `base` in its reset state, sending output to `sink` (`None` discards).
     pub fn new(base: u16, irq: I, sink: Option<Box<dyn Write + Send>>) -> Self {
-        Uart16550 { base, state: UartState::default(), irq, irq_level: false, sink }
+        Uart16550 { base, state: UartState::default(), irq, irq_level: false, sink, unflushed: false }
     }
 
     /// Connects the output to another sink (`None` discards), e.g. once the host decided.
@@ -279,7 +289,8 @@ impl<I: IrqLine> Uart16550<I> {
     }
 
     /// Raises the character time-out when received data has sat below the trigger level
-    /// with no FIFO activity since the previous tick. The machine calls it between slices.
+    /// with no FIFO activity since the previous tick. The machine calls it between slices
+    /// and while the CPU idles in HLT.
     pub fn timeout_tick(&mut self) {
         let s = &mut self.state;
         if s.fifo_enabled && !s.rx.is_empty() && !s.rx_activity {
@@ -296,8 +307,12 @@ impl<I: IrqLine> Uart16550<I> {
         self.update_irq();
     }
 
-    /// Flushes the output sink.
+    /// Flushes the output sink if bytes went to it since the previous flush, so what the
+    /// guest sent is out on the host even when it ends without a newline.
     pub fn flush(&mut self) {
+        if !std::mem::take(&mut self.unflushed) {
+            return;
+        }
         if let Some(sink) = self.sink.as_mut() {
             if sink.flush().is_err() {
                 self.sink = None;
@@ -333,6 +348,8 @@ impl<I: IrqLine> Uart16550<I> {
         } else if let Some(sink) = self.sink.as_mut() {
             if sink.write_all(&[byte]).is_err() {
                 self.sink = None;
+            } else {
+                self.unflushed = true;
             }
         }
     }

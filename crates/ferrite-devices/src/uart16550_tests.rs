@@ -252,3 +252,90 @@ fn test_uart_state_round_trips() {
     v.reset();
     assert_eq!(rd(&mut v, SCR), 0);
 }
+
+/// A sink that holds what it is given until it is flushed, as standard output holds a
+/// line, and counts the flushes: (held, flushed out, flushes).
+#[derive(Clone, Default)]
+struct HoldingSink(std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>, u32)>>);
+
+impl HoldingSink {
+    fn shown(&self) -> (String, u32) {
+        let s = self.0.lock().unwrap();
+        (String::from_utf8_lossy(&s.1).into_owned(), s.2)
+    }
+}
+
+impl Write for HoldingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut s = self.0.lock().unwrap();
+        let held = std::mem::take(&mut s.0);
+        s.1.extend_from_slice(&held);
+        s.2 += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn test_uart_flush_pushes_out_a_prompt_without_newline_once() {
+    // Issue #6: a shell prompt ("/ # ", no newline) sat in the host's line buffer until
+    // more output came. The machine flushes after every slice; the flush must reach the
+    // sink when bytes went out, and cost nothing when none did.
+    let sink = HoldingSink::default();
+    let mut u = Uart16550::new(COM1_BASE, TestIrq::default(), Some(Box::new(sink.clone())));
+    u.flush();
+    assert_eq!(sink.shown(), (String::new(), 0), "nothing sent: the sink is not flushed");
+    for b in b"/ # " {
+        wr(&mut u, RBR_THR, *b);
+    }
+    assert_eq!(sink.shown(), (String::new(), 0), "held by the sink until a flush");
+    u.flush();
+    assert_eq!(sink.shown(), ("/ # ".to_string(), 1));
+    u.flush();
+    assert_eq!(sink.shown().1, 1, "no new output: no flush");
+    wr(&mut u, MCR, MCR_LOOP);
+    wr(&mut u, RBR_THR, b'L');
+    u.flush();
+    assert_eq!(sink.shown(), ("/ # ".to_string(), 1), "a looped-back byte never reaches the sink");
+}
+
+#[test]
+fn test_uart_thre_reasserted_for_linux_bug_thre_probe() {
+    // Linux's serial8250_do_startup: IER = THRI, read IIR; IER = 0, IER = THRI, read IIR.
+    // A UART that does not raise THRE again on the second enable is flagged UART_BUG_THRE
+    // (and polled by a timer); a 16550A raises it on every 0 -> 1 enable while THR is empty.
+    let (mut u, _, irq) = uart();
+    wr(&mut u, IIR_FCR, FCR_ENABLE | FCR_CLEAR_RX | FCR_CLEAR_TX | (2 << FCR_TRIGGER_SHIFT));
+    wr(&mut u, IER, IER_THRE);
+    let iir1 = rd(&mut u, IIR_FCR);
+    wr(&mut u, IER, 0);
+    wr(&mut u, IER, IER_THRE);
+    let iir2 = rd(&mut u, IIR_FCR);
+    assert_eq!(iir1, IIR_FIFO_ENABLED | IIR_ID_THRE);
+    assert_eq!(iir2, IIR_FIFO_ENABLED | IIR_ID_THRE, "THRE raised again on the second enable");
+    assert!(!irq.0.get(), "each IIR read acknowledged it");
+    wr(&mut u, IER, IER_THRE);
+    assert!(!irq.0.get(), "IER rewritten with THRI already set: no new interrupt");
+}
+
+#[test]
+fn test_uart_thre_waits_behind_received_data() {
+    // Linux's transmit kick (IER |= THRI) while a byte is waiting: the interrupt names
+    // the received data first and THR-empty once RBR was read; it is not lost.
+    let (mut u, out, irq) = uart();
+    wr(&mut u, IER, IER_RDA);
+    u.receive(b'k');
+    wr(&mut u, IER, IER_RDA | IER_THRE);
+    assert_eq!(rd(&mut u, IIR_FCR), IIR_ID_RDA);
+    assert_eq!(rd(&mut u, RBR_THR), b'k');
+    assert!(irq.0.get(), "THR-empty still pending");
+    assert_eq!(rd(&mut u, IIR_FCR), IIR_ID_THRE);
+    assert!(!irq.0.get());
+    wr(&mut u, RBR_THR, b'p');
+    assert!(irq.0.get(), "writing THR (sent at once) raises THR-empty again");
+    assert_eq!(out.text(), "p");
+}

@@ -279,11 +279,29 @@ impl Board {
         self.acpi.poll();
     }
 
-    /// Flushes every output sink (end of a run).
-    pub(crate) fn flush(&mut self) {
+    /// The CPU idled in HLT: time went by without instructions, so the instruction-paced
+    /// [`Board::tick`] does not come; the UARTs' character time-out must still advance, or
+    /// a byte below the receive FIFO's trigger level (one key typed at an idle shell)
+    /// would wait for the guest to wake for some other reason.
+    pub(crate) fn idle_tick(&mut self) {
+        self.com1.timeout_tick();
+        self.com2.timeout_tick();
+    }
+
+    /// Flushes the character outputs (debug console, serial ports) that were written to
+    /// since their last flush. The machine calls it after every run slice: the host
+    /// sinks buffer (standard output up to a newline), and a shell prompt or the echo of
+    /// a key has none, so without it a prompt would sit in the buffer until more output
+    /// came (issue #6).
+    pub(crate) fn flush_output(&mut self) {
         self.debugcon.flush();
         self.com1.flush();
         self.com2.flush();
+    }
+
+    /// Flushes every output sink (end of a run).
+    pub(crate) fn flush(&mut self) {
+        self.flush_output();
         if let Err(e) = crate::pci::flush_drives(&mut self.pci) {
             eprintln!("ferrite: warning: {e}");
         }

@@ -20,7 +20,8 @@
 //! The budget counts instruction attempts (a faulting instruction uses budget without
 //! retiring), so every guest stops. Between slices the machine feeds COM1 the host's
 //! serial input ([`Machine::set_serial`]) and ticks the devices that keep time (the UARTs'
-//! character time-out, the ACPI PM timer's carry); a fw_cfg DMA request is carried out
+//! character time-out, the ACPI PM timer's carry) and flushes what the guest printed on
+//! COM1, COM2 and the debug console to their host sinks; a fw_cfg DMA request is carried out
 //! against guest memory as soon as the CPU returns for it.
 //!
 //! With [`MachineConfig::kernel`] set, the machine boots a multiboot kernel
@@ -359,6 +360,8 @@ impl Machine {
         let exact = self.clock.deterministic() || self.max_insns.is_some() || budget < SLICE_INSNS;
         let exit = self.runner.run(&mut self.cpu, &mut self.mem, &mut self.board, slice, exact);
         let retired = self.cpu.insns.wrapping_sub(before);
+        // What the guest printed is on the host before the machine idles or runs on.
+        self.board.flush_output();
         let now = self.clock.now(self.cpu.insns);
         self.board.set_now(now);
         self.board.acpi.set_now(now);
@@ -435,6 +438,7 @@ impl Machine {
             // Only host input can wake it: wait for that on the host, whatever the clock.
             None => std::thread::sleep(IDLE_POLL),
         }
+        self.board.idle_tick();
         let now = self.clock.now(self.cpu.insns);
         self.board.set_now(now);
         self.board.acpi.set_now(now);

@@ -2,7 +2,9 @@
 //! vector, so they need only the simplest instructions.
 
 use super::*;
+use ferrite_cpu::IoBus;
 use ferrite_devices::debugcon::SharedBuffer;
+use std::io::Write;
 
 /// Size of the test BIOS images.
 const ROM_SIZE: usize = 64 * 1024;
@@ -275,4 +277,71 @@ fn test_halt_with_an_interrupt_raised_after_it_wakes_the_cpu() {
     assert!(m.board.lapic.accept(ferrite_devices::lapic::lvt::MODE_FIXED, 0x40, false));
     assert_eq!(m.idle(), None, "a pending interrupt must wake the halted CPU");
     assert_eq!(m.run().reason, StopReason::ExitPort(7));
+}
+
+/// A sink that holds what it is given until it is flushed (as standard output holds a
+/// line): (held, flushed out).
+#[derive(Clone, Default)]
+struct HoldingSink(std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>)>>);
+
+impl HoldingSink {
+    fn shown(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap().1).into_owned()
+    }
+}
+
+impl Write for HoldingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut s = self.0.lock().unwrap();
+        let held = std::mem::take(&mut s.0);
+        s.1.extend_from_slice(&held);
+        Ok(())
+    }
+}
+
+#[test]
+fn test_serial_output_without_newline_is_flushed_after_the_slice() {
+    // Issue #6: Linux's shell prompt ("/ # ", no newline) stayed in ferrite's
+    // line-buffered standard output until more output came. A slice that sent bytes must
+    // leave them flushed, while the run goes on.
+    // mov dx, 0x3F8; mov al, 'P'; out dx, al; jmp $
+    let code = [0xBA, 0xF8, 0x03, 0xB0, b'P', 0xEE, 0xEB, 0xFE];
+    let (mut m, _) = machine(&code, |_| {});
+    let serial = HoldingSink::default();
+    m.set_serial(Some(Box::new(serial.clone())), None);
+    assert_eq!(m.run_for(1_000), None, "the guest spins on");
+    assert_eq!(serial.shown(), "P", "flushed at the end of the slice, not of the run");
+}
+
+#[test]
+fn test_one_byte_below_the_fifo_trigger_wakes_a_halted_cpu() {
+    // A key typed at an idle shell: one byte, FIFO trigger level 8, the CPU halted with
+    // no timer armed. Only the character time-out can tell the guest, and it must come
+    // although a halted CPU retires no instructions (the instruction-paced device tick
+    // never came, so the byte waited for an unrelated wake-up). The IRQ 4 handler at
+    // F000:FFF8 leaves through the exit port.
+    let mut code = [0xF4u8; 12];
+    code[8..12].copy_from_slice(&[0xB0, 0x04, 0xE6, 0xF4]); // mov al, 4; out 0xF4, al
+    let (mut m, _) = machine(&code, |c| c.max_insns = Some(2_000));
+    // 8259A master: ICW1-4 (vectors 0x08-0x0F, 8086 mode), then only IRQ 4 unmasked.
+    for (port, value) in [(0x20, 0x11), (0x21, 0x08), (0x21, 0x04), (0x21, 0x01), (0x21, 0xEF)] {
+        m.board.io_write(port, 1, value);
+    }
+    // IVT[0x0C] = F000:FFF8
+    m.mem.write_bytes(0x0C * 4, &[0xF8, 0xFF, 0x00, 0xF0]);
+    // COM1: FIFOs on with the receive trigger at 8 bytes, received-data interrupt on.
+    m.board.io_write(0x3FA, 1, 0x81);
+    m.board.io_write(0x3F9, 1, 0x01);
+    let (tx, rx) = std::sync::mpsc::channel();
+    m.set_serial(None, Some(rx));
+    tx.send(b'e').unwrap();
+    m.cpu.eflags |= Flags::IF;
+    assert_eq!(m.run().reason, StopReason::ExitPort(4));
+    assert_eq!(m.board.io_read(0x3F8, 1), b'e' as u32);
+    drop(tx);
 }

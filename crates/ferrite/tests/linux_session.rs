@@ -13,7 +13,10 @@
 //!   output: with the virtual clock following the instruction count, the kernel's time
 //!   stamps must match too.
 //! - The interactive session: the shell on COM1 reads ferrite's piped standard input;
-//!   `echo $((6*7))` must answer 42 and `poweroff -f` must end the run with status 0.
+//!   `echo $((6*7))` must answer 42 and the next prompt must follow with nothing more
+//!   typed (issue #6: it sat in ferrite's line-buffered standard output until more output
+//!   came), Ctrl-C must interrupt a foreground `sleep 1000` (status 130) and `poweroff -f`
+//!   must end the run with status 0.
 //!
 //! Without the images every test prints a loud SKIPPED notice and passes.
 
@@ -35,6 +38,9 @@ const PROMPT: &str = "/ # ";
 const BUDGET: u64 = 20_000_000_000;
 /// Upper bound on wall-clock time per session.
 const TIMEOUT: Duration = Duration::from_secs(1500);
+/// Upper bound on the wait for one answer or prompt of the interactive shell, with no
+/// more input sent (they take milliseconds; generous for a loaded machine).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 /// The file the session hashes: `yes ferrite | head -c 1048576`.
 const SMALL_LEN: usize = 1 << 20;
 /// The workload between the markers: `yes ferrite | head -c 16777216 | md5sum`.
@@ -162,6 +168,11 @@ impl Run {
 
     /// Waits until the output after byte `from` contains `needle`; returns where it ends.
     fn wait_for(&mut self, needle: &str, from: usize, start: Instant) -> usize {
+        self.wait_within(needle, from, start, TIMEOUT)
+    }
+
+    /// As [`Run::wait_for`], failing once `limit` has passed since `start`.
+    fn wait_within(&mut self, needle: &str, from: usize, start: Instant, limit: Duration) -> usize {
         loop {
             let out = self.out.lock().unwrap();
             if let Some(at) = out.get(from..).and_then(|o| o.windows(needle.len()).position(|w| w == needle.as_bytes()))
@@ -170,7 +181,7 @@ impl Run {
             }
             drop(out);
             let exited = self.child.try_wait().expect("waiting on ferrite").is_some();
-            if exited || start.elapsed() > TIMEOUT {
+            if exited || start.elapsed() > limit {
                 let _ = self.child.kill();
                 panic!(
                     "--engine {}: no {needle:?} on the serial console ({}); stderr: {}\nlast lines:\n{}",
@@ -288,7 +299,23 @@ fn test_linux_interactive_shell_reads_stdin_and_powers_off() {
     let at = run.wait_for(PROMPT, at, start);
     stdin.write_all(b"echo $((6*7))\n").expect("ferrite reads its stdin");
     stdin.flush().unwrap();
-    run.wait_for("\n42\r\n", at, start);
+    let at = run.wait_within("\n42\r\n", at, Instant::now(), ANSWER_TIMEOUT);
+    // Issue #6: the prompt after the answer must come with nothing more typed.
+    let at = run.wait_within(PROMPT, at, Instant::now(), ANSWER_TIMEOUT);
+    // Ctrl-C reaches the guest as a byte; its tty turns it into SIGINT for the
+    // foreground job, and the shell is back at its prompt long before the sleep ends
+    // (which is past ANSWER_TIMEOUT). The pause only lets the shell start the sleep.
+    stdin.write_all(b"echo start; sleep 1000\n").unwrap();
+    stdin.flush().unwrap();
+    let at = run.wait_within("\nstart\r\n", at, Instant::now(), ANSWER_TIMEOUT);
+    std::thread::sleep(Duration::from_secs(1));
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let at = run.wait_within(PROMPT, at, Instant::now(), ANSWER_TIMEOUT);
+    stdin.write_all(b"echo status=$?\n").unwrap();
+    stdin.flush().unwrap();
+    let at = run.wait_within("\nstatus=130\r\n", at, Instant::now(), ANSWER_TIMEOUT);
+    run.wait_within(PROMPT, at, Instant::now(), ANSWER_TIMEOUT);
     // Typed at once, as a user would (the shell reads it once it is back at its prompt).
     stdin.write_all(b"poweroff -f\n").unwrap();
     stdin.flush().unwrap();
