@@ -645,6 +645,13 @@ impl<I: IrqLine> PortDevice for I8042<I> {
         }
         if let Some((b, _)) = self.state.out.take() {
             self.state.last_read = b;
+            // The output buffer empties and OBF, which drives the interrupt lines, drops
+            // before the next byte arrives from the device: each byte of a multi-byte
+            // reply (GET ID's ACK, 0xAB, 0x83) is a fresh edge at the interrupt
+            // controller. Linux's atkbd takes one byte per interrupt and gave up on the
+            // keyboard when the line simply stayed high.
+            self.irq1.set(false);
+            self.irq12.set(false);
         }
         self.refill();
         self.state.last_read as u32

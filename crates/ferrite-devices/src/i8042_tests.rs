@@ -1,14 +1,18 @@
 //! Tests of the 8042 controller, keyboard and mouse, through ports 0x60/0x64.
 
 use super::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
+/// An interrupt line that remembers its level and counts its rising edges.
 #[derive(Clone, Default)]
-struct Line(Arc<AtomicBool>);
+struct Line(Arc<AtomicBool>, Arc<AtomicU32>);
 
 impl IrqLine for Line {
     fn set(&self, level: bool) {
+        if level && !self.0.swap(level, Ordering::Relaxed) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
         self.0.store(level, Ordering::Relaxed);
     }
 }
@@ -17,6 +21,30 @@ impl Line {
     fn high(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+
+    fn rises(&self) -> u32 {
+        self.1.load(Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn test_kbc_every_byte_of_a_reply_is_a_new_interrupt_edge() {
+    // GET ID: ACK, 0xAB, 0x83 (0x41 through translation), read one per interrupt as
+    // Linux's i8042 driver does; edge-triggered controllers need each as a rising edge.
+    let (mut k, irq1, _) = kbc();
+    data(&mut k, 0xF2);
+    assert!(irq1.high());
+    assert_eq!(irq1.rises(), 1);
+    let mut got = vec![];
+    for n in 2..=4 {
+        got.push(k.read(KBC_DATA, 1) as u8);
+        if n < 4 {
+            assert!(irq1.high(), "the next byte raises the line again");
+            assert_eq!(irq1.rises(), n, "as a new edge");
+        }
+    }
+    assert_eq!(got, vec![ACK, 0xAB, 0x41]);
+    assert!(!irq1.high(), "nothing left to read");
 }
 
 fn kbc() -> (I8042<Line>, Line, Line) {
