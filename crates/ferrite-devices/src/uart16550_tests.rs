@@ -253,29 +253,37 @@ fn test_uart_state_round_trips() {
     assert_eq!(rd(&mut v, SCR), 0);
 }
 
+/// What a [`HoldingSink`] was given: held until a flush, shown after one, and how many.
+#[derive(Default)]
+struct Held {
+    held: Vec<u8>,
+    shown: Vec<u8>,
+    flushes: u32,
+}
+
 /// A sink that holds what it is given until it is flushed, as standard output holds a
-/// line, and counts the flushes: (held, flushed out, flushes).
+/// line, and counts the flushes.
 #[derive(Clone, Default)]
-struct HoldingSink(std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>, u32)>>);
+struct HoldingSink(std::sync::Arc<std::sync::Mutex<Held>>);
 
 impl HoldingSink {
     fn shown(&self) -> (String, u32) {
         let s = self.0.lock().unwrap();
-        (String::from_utf8_lossy(&s.1).into_owned(), s.2)
+        (String::from_utf8_lossy(&s.shown).into_owned(), s.flushes)
     }
 }
 
 impl Write for HoldingSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().0.extend_from_slice(buf);
+        self.0.lock().unwrap().held.extend_from_slice(buf);
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         let mut s = self.0.lock().unwrap();
-        let held = std::mem::take(&mut s.0);
-        s.1.extend_from_slice(&held);
-        s.2 += 1;
+        let held = std::mem::take(&mut s.held);
+        s.shown.extend_from_slice(&held);
+        s.flushes += 1;
         Ok(())
     }
 }
