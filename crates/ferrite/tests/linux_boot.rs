@@ -101,6 +101,40 @@ fn test_linux_pae_kernel_boots_to_the_shell() {
     check("vmlinuz-pae", "interp", SHELL_MARKER);
 }
 
+/// A kernel that panics — here because there is no initrd, so no root file system — says
+/// so on the console, and with `panic=1` asks for a reset a second later, which
+/// `--no-reboot` turns into the documented stop: `reboot`, status 0 (without `panic=N`
+/// the kernel spins in its panic loop until Ctrl-C, status 130, or `--max-insns`, 124).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn test_kernel_panic_without_initrd_ends_the_run_under_no_reboot() {
+    let Some((kernel, _)) = images("vmlinuz") else { return };
+    let budget = BUDGET.to_string();
+    let kernel = kernel.to_str().expect("a UTF-8 path");
+    let o = ferrite(&[
+        "run",
+        "--kernel",
+        kernel,
+        "--append",
+        "console=ttyS0 panic=1",
+        "-m",
+        "256",
+        "--serial",
+        "stdio",
+        "--display",
+        "none",
+        "--deterministic",
+        "--no-reboot",
+        "--max-insns",
+        &budget,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("Kernel panic - not syncing: VFS: Unable to mount root fs"), "{out}\n{err}");
+    assert!(err.contains("ferrite: stopped: reboot"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
 fn ferrite(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferrite")).args(args).output().expect("the ferrite binary runs")
 }
