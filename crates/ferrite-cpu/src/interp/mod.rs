@@ -94,14 +94,29 @@ impl Cpu {
 impl Exec<'_> {
     fn run(&mut self, budget: u64) -> RunExit {
         let mut left = budget;
+        // Set when the interrupt inputs were last polled with IF clear, no interrupt shadow
+        // and nothing taken, and every block since left by a branch or its end (no I/O,
+        // MMIO, fault or other end_block): the devices have not run since, so with IF still
+        // clear only an NMI could be due, and the NMI line has not moved either. The poll
+        // (two bus calls) is then skipped.
+        let mut quiet = false;
+        // Whether NMIs were blocked at that poll (the NMI input was not looked at then).
+        let mut nmi_was_blocked = false;
         while left > 0 {
             if self.mem.code_written() {
                 for page in self.mem.take_written_code_pages() {
                     self.cpu.cache.invalidate_page(page);
                 }
             }
-            if let Some(exit) = self.service_interrupts() {
-                return exit;
+            let c = &*self.cpu;
+            if !(quiet && c.eflags & Flags::IF == 0 && !c.int_shadow && (c.nmi_blocked || !nmi_was_blocked)) {
+                let if_clear = c.eflags & Flags::IF == 0 && !c.int_shadow;
+                nmi_was_blocked = c.nmi_blocked;
+                if let Some(exit) = self.service_interrupts() {
+                    return exit;
+                }
+                // With IF clear the only delivery is an NMI, which sets nmi_blocked.
+                quiet = if_clear && self.cpu.nmi_blocked == nmi_was_blocked;
             }
             if self.cpu.halted {
                 return RunExit::Halted;
@@ -111,6 +126,7 @@ impl Exec<'_> {
                 Err(f) => {
                     // A fetch fault belongs to the instruction that could not be fetched.
                     self.cpu.cur_eip = self.cpu.eip;
+                    quiet = false;
                     if self.raise(f) {
                         return RunExit::TripleFault;
                     }
@@ -137,6 +153,7 @@ impl Exec<'_> {
                         self.retire(retired);
                         self.cpu.cur_eip = start;
                         self.cpu.eip = start;
+                        quiet = false;
                         if self.raise(f) {
                             return RunExit::TripleFault;
                         }
@@ -147,6 +164,7 @@ impl Exec<'_> {
                     if self.end_block || self.mem.code_written() || left == 0 {
                         self.retire(retired);
                         retired = 0;
+                        quiet = false;
                         if self.io.stop_requested() {
                             return RunExit::Stopped;
                         }
@@ -171,6 +189,7 @@ impl Exec<'_> {
                     Ok(()) => {}
                     Err(f) => {
                         self.cpu.eip = self.cpu.cur_eip;
+                        quiet = false;
                         if self.raise(f) {
                             return RunExit::TripleFault;
                         }
@@ -185,6 +204,7 @@ impl Exec<'_> {
                 }
                 if self.end_block || self.mem.code_written() || left == 0 {
                     // Devices only act on I/O and MMIO accesses, which end the block.
+                    quiet = false;
                     if self.io.stop_requested() {
                         return RunExit::Stopped;
                     }
