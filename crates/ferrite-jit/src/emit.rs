@@ -16,6 +16,9 @@
 //! Guest registers are 32-bit values in 64-bit host registers whose upper halves are
 //! zero (they are loaded with 32-bit moves and written by 8/16/32-bit operations).
 
+// `dynasm!` converts dynamic register numbers with `.into()`, which clippy flags.
+#![allow(clippy::useless_conversion)]
+
 use crate::ctx::{off, ExitReason, NO_SITE};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
