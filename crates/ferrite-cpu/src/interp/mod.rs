@@ -133,58 +133,82 @@ impl Exec<'_> {
                     continue;
                 }
             };
-            let max = if self.cpu.int_shadow { 1 } else { block.insns.len() };
+            let end = if self.cpu.int_shadow { 1 } else { block.insns.len() };
+            let code32 = block.code32;
             let mut fast = self.fast_ok();
-            // Fast forms retired since the counters were last brought up to date.
-            let mut retired = 0u64;
-            for (ins, u) in block.insns[..max].iter().zip(block.uops.iter()) {
-                if let (true, Some(run)) = (fast, u.run) {
-                    // A fast form: what exec_one does, minus what fast_ok rules out
-                    // (TF traps, debug and watch checks, the interrupt shadow, #AC, a
-                    // set RF). cur_eip is only needed when it faults; the instruction
-                    // and TSC counts are added up at the next exit or generic step.
-                    left -= 1;
-                    let start = self.cpu.eip;
-                    let next = start.wrapping_add(u.len as u32);
-                    let next = if block.code32 { next } else { next & 0xFFFF };
-                    self.cpu.eip = next;
+            let mut i = 0;
+            while i < end {
+                if fast {
+                    // A stretch of fast forms: what exec_one does, minus what fast_ok
+                    // rules out (TF traps, debug and watch checks, the interrupt shadow,
+                    // #AC, a set RF). cur_eip is only needed when one faults; the
+                    // budget, instruction and TSC counts are settled after the stretch.
+                    // A fast form that writes a code page or touches MMIO sets end_block.
+                    let first = i;
+                    let stop = end.min(i.saturating_add(usize::try_from(left).unwrap_or(usize::MAX)));
+                    let mut eip = self.cpu.eip;
+                    let mut outcome = 0;
+                    let mut branched = false;
                     self.end_block = false;
-                    if let Err(f) = uop::unpack(run(self, u)) {
-                        self.retire(retired);
-                        self.cpu.cur_eip = start;
-                        self.cpu.eip = start;
+                    while i < stop {
+                        let u = &block.uops[i];
+                        let Some(run) = u.run else { break };
+                        let next = eip.wrapping_add(u.len as u32);
+                        let next = if code32 { next } else { next & 0xFFFF };
+                        self.cpu.eip = next;
+                        outcome = run(self, u);
+                        if outcome != 0 {
+                            break;
+                        }
+                        i += 1;
+                        if self.end_block {
+                            break;
+                        }
+                        eip = self.cpu.eip;
+                        if eip != next {
+                            branched = true;
+                            break;
+                        }
+                    }
+                    let n = (i - first) as u64;
+                    left -= n;
+                    self.retire(n);
+                    if let Err(f) = uop::unpack(outcome) {
+                        // The faulting instruction used up budget but did not retire.
+                        left -= 1;
+                        self.cpu.cur_eip = eip;
+                        self.cpu.eip = eip;
                         quiet = false;
                         if self.raise(f) {
                             return RunExit::TripleFault;
                         }
-                        retired = 0;
                         break;
                     }
-                    retired += 1;
-                    if self.end_block || self.mem.code_written() || left == 0 {
-                        self.retire(retired);
-                        retired = 0;
+                    if branched {
+                        // A taken branch: the bus has nothing new to say (no I/O ran).
+                        break;
+                    }
+                    if self.end_block || left == 0 {
                         quiet = false;
                         if self.io.stop_requested() {
                             return RunExit::Stopped;
                         }
                         break;
                     }
-                    if self.cpu.eip != next {
-                        // A taken branch: the bus has nothing new to say (no I/O ran).
+                    if i == end {
                         break;
                     }
-                    continue;
                 }
-                self.retire(retired);
-                retired = 0;
+                // An instruction without a fast form, or the fast forms are off.
+                let ins = &block.insns[i];
+                i += 1;
                 if self.cpu.hooks.any_break && self.at_breakpoint() {
                     return RunExit::Breakpoint;
                 }
                 left -= 1;
                 let start = self.cpu.eip;
                 let next = start.wrapping_add(ins.len() as u32);
-                let next = if block.code32 { next } else { next & 0xFFFF };
+                let next = if code32 { next } else { next & 0xFFFF };
                 match self.exec_one(ins) {
                     Ok(()) => {}
                     Err(f) => {
@@ -216,7 +240,6 @@ impl Exec<'_> {
                 }
                 fast = self.fast_ok();
             }
-            self.retire(retired);
         }
         RunExit::Budget
     }
