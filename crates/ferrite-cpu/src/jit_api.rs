@@ -58,7 +58,7 @@ impl Cpu {
 
     fn fill_tlb_as(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, linear: u32, access: Access) -> bool {
         let user = self.cpl() == 3;
-        let mut ex = Exec { cpu: self, mem, io, end_block: false, shutdown: false };
+        let mut ex = Exec::new(self, mem, io);
         ex.walk_and_fill(linear, access, user).is_ok()
     }
 }

@@ -143,6 +143,8 @@ impl Exec<'_> {
             },
         );
         self.cpu.mmu_stats.tlb_fills += 1;
+        // The entry may have replaced one a block-to-block link relied on.
+        self.cpu.cache.bump_epoch();
         Ok(walk.phys_page | (linear & 0xFFF))
     }
 

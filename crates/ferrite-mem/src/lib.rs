@@ -191,7 +191,7 @@ impl PhysMem {
     /// chipset. A second call replaces the first ROM.
     pub fn load_option_rom(&mut self, addr: u32, image: &[u8]) -> Result<(), MemError> {
         let len = image.len() as u64;
-        let fits = addr % OPTION_ROM_ALIGN == 0
+        let fits = addr.is_multiple_of(OPTION_ROM_ALIGN)
             && addr >= OPTION_ROM_START
             && len != 0
             && addr as u64 + len <= OPTION_ROM_END as u64;

@@ -23,6 +23,10 @@ impl Exec<'_> {
     /// Delivers interrupt `vector`. On failure returns the fault that delivery raised,
     /// with the CPU state unchanged.
     pub(crate) fn deliver(&mut self, vector: u8, kind: IntKind, error_code: Option<u32>) -> Result<(), Fault> {
+        // The EFLAGS image pushed (or saved in a TSS) must be complete.
+        self.flush_flags();
+        // Delivery changes CS and may switch tasks (CR3, LDT): no block link survives it.
+        self.cpu.cache.bump_epoch();
         self.end_block = true;
         self.cpu.halted = false;
         if self.cpu.protected_mode() {

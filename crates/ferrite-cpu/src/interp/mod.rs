@@ -16,6 +16,7 @@ mod far;
 mod idt;
 mod interrupt;
 mod io_perm;
+pub(crate) mod lazy_flags;
 mod msr;
 mod muldiv;
 mod operand;
@@ -76,13 +77,24 @@ pub(crate) struct Exec<'a> {
     pub(crate) end_block: bool,
     /// Set when a trap after an instruction could not be delivered: the CPU shut down.
     pub(crate) shutdown: bool,
+    /// Status flags a fast form has not computed yet (see `lazy_flags.rs`).
+    pub(crate) lazy: lazy_flags::LazyFlags,
+}
+
+impl<'a> Exec<'a> {
+    /// A run slice's view of `cpu`, `mem` and `io`.
+    pub(crate) fn new(cpu: &'a mut Cpu, mem: &'a mut PhysMem, io: &'a mut dyn IoBus) -> Self {
+        Exec { cpu, mem, io, end_block: false, shutdown: false, lazy: lazy_flags::LazyFlags::NONE }
+    }
 }
 
 impl Cpu {
     /// Runs up to `budget` instructions and returns why it stopped.
     pub fn run(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
-        let mut ex = Exec { cpu: self, mem, io, end_block: false, shutdown: false };
-        ex.run(budget)
+        let mut ex = Exec::new(self, mem, io);
+        let exit = ex.run(budget);
+        ex.flush_flags();
+        exit
     }
 
     /// Executes exactly one instruction (or delivers one pending interrupt/exception).
@@ -102,6 +114,11 @@ impl Exec<'_> {
         let mut quiet = false;
         // Whether NMIs were blocked at that poll (the NMI input was not looked at then).
         let mut nmi_was_blocked = false;
+        // Whoever ran since the last slice (machine, debugger, translator) may have
+        // changed anything: links from before are not trusted.
+        self.cpu.cache.bump_epoch();
+        // The block that ran last, whose links may name the next one.
+        let mut prev: Option<Rc<Block>> = None;
         while left > 0 {
             if self.mem.code_written() {
                 for page in self.mem.take_written_code_pages() {
@@ -121,17 +138,29 @@ impl Exec<'_> {
             if self.cpu.halted {
                 return RunExit::Halted;
             }
-            let block = match self.block_at_pc() {
-                Ok(b) => b,
-                Err(f) => {
-                    // A fetch fault belongs to the instruction that could not be fetched.
-                    self.cpu.cur_eip = self.cpu.eip;
-                    quiet = false;
-                    if self.raise(f) {
-                        return RunExit::TripleFault;
-                    }
-                    continue;
+            let linked = prev.as_ref().and_then(|p| p.linked(self.cpu.eip, self.cpu.cache.epoch()));
+            let block = match linked {
+                Some(b) => {
+                    self.cpu.cache.stats.hits += 1;
+                    b
                 }
+                None => match self.block_at_pc() {
+                    Ok(b) => {
+                        if let (Some(p), true) = (&prev, self.cpu.cache.enabled()) {
+                            p.link(self.cpu.eip, self.cpu.cache.epoch(), &b);
+                        }
+                        b
+                    }
+                    Err(f) => {
+                        // A fetch fault belongs to the instruction that could not be fetched.
+                        self.cpu.cur_eip = self.cpu.eip;
+                        quiet = false;
+                        if self.raise(f) {
+                            return RunExit::TripleFault;
+                        }
+                        continue;
+                    }
+                },
             };
             let end = if self.cpu.int_shadow { 1 } else { block.insns.len() };
             let code32 = block.code32;
@@ -240,6 +269,7 @@ impl Exec<'_> {
                 }
                 fast = self.fast_ok();
             }
+            prev = Some(block);
         }
         RunExit::Budget
     }
@@ -264,6 +294,10 @@ impl Exec<'_> {
     /// Executes one decoded instruction, retiring it (EIP, TSC, counters, TF trap).
     #[inline]
     fn exec_one(&mut self, ins: &Instruction) -> Result<(), Fault> {
+        self.flush_flags();
+        // Only generic instructions load CS, write control registers, flush the TLB or
+        // reach the A20 gate: block links made before one are not trusted after it.
+        self.cpu.cache.bump_epoch();
         let cpu = &mut *self.cpu;
         let start = cpu.eip;
         cpu.cur_eip = start;

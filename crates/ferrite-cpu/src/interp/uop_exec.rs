@@ -8,11 +8,12 @@
 //! first, when flags are written, which checks come before any write), so a fault
 //! leaves the CPU exactly as the generic path leaves it.
 
+use super::lazy_flags::LazyOp;
 use super::shift::shift_rotate;
 use super::uop::{pack, AluOp, Handler, Kind, Uop, IMM, MEM, NONE, REG};
 use super::Exec;
 use crate::fault::Fault;
-use crate::flags::{add_flags, logic_flags, sign_extend, size_mask, sub_flags, szp, Flags};
+use crate::flags::{sign_extend, size_mask, szp, Flags};
 use crate::state::SegReg;
 use iced_x86::ConditionCode;
 
@@ -64,42 +65,54 @@ fn mov<const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Re
     write_dst::<SZ, D>(ex, u, v)
 }
 
-/// ADD…CMP, TEST (`exec_alu`: read both, compute, flags, then write back).
+/// ADD…CMP, TEST (`exec_alu`: read both, compute, flags, then write back). The status
+/// flags are deferred (`lazy_flags.rs`); a write that faults then finds them recorded,
+/// as the generic procedure leaves them set.
 fn alu<const OP: u8, const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
     let a = read_dst::<SZ, D>(ex, u)?;
     let b = read_src::<SZ, S>(ex, u)? & size_mask(SZ);
-    let cf = ex.cpu.eflags & Flags::CF;
-    let (r, f) = if OP == AluOp::Add as u8 {
-        add_flags(a, b, 0, SZ)
+    let m = size_mask(SZ);
+    let r = if OP == AluOp::Add as u8 {
+        ex.defer_flags(LazyOp::Add, SZ, a, b, a.wrapping_add(b) & m, 0);
+        a.wrapping_add(b) & m
     } else if OP == AluOp::Adc as u8 {
-        add_flags(a, b, cf, SZ)
+        let cf = ex.cur_cf();
+        let r = a.wrapping_add(b).wrapping_add(cf) & m;
+        ex.defer_flags(LazyOp::Add, SZ, a, b, r, cf);
+        r
     } else if OP == AluOp::Sub as u8 || OP == AluOp::Cmp as u8 {
-        sub_flags(a, b, 0, SZ)
+        let r = a.wrapping_sub(b) & m;
+        ex.defer_flags(LazyOp::Sub, SZ, a, b, r, 0);
+        r
     } else if OP == AluOp::Sbb as u8 {
-        sub_flags(a, b, cf, SZ)
-    } else if OP == AluOp::Or as u8 {
-        let r = (a | b) & size_mask(SZ);
-        (r, logic_flags(r, SZ))
-    } else if OP == AluOp::And as u8 || OP == AluOp::Test as u8 {
-        let r = a & b;
-        (r, logic_flags(r, SZ))
+        let cf = ex.cur_cf();
+        let r = a.wrapping_sub(b).wrapping_sub(cf) & m;
+        ex.defer_flags(LazyOp::Sub, SZ, a, b, r, cf);
+        r
     } else {
-        let r = (a ^ b) & size_mask(SZ);
-        (r, logic_flags(r, SZ))
+        let r = if OP == AluOp::Or as u8 {
+            a | b
+        } else if OP == AluOp::And as u8 || OP == AluOp::Test as u8 {
+            a & b
+        } else {
+            a ^ b
+        } & m;
+        ex.defer_flags(LazyOp::Logic, SZ, a, b, r, 0);
+        r
     };
-    set_flags(ex, Flags::ARITH, f);
     if OP != AluOp::Cmp as u8 && OP != AluOp::Test as u8 {
         write_dst::<SZ, D>(ex, u, r)?;
     }
     Ok(())
 }
 
-/// INC/DEC (`exec_alu`: write the result, then the flags but CF).
+/// INC/DEC (`exec_alu`: write the result, then the flags but CF; deferred).
 fn inc_dec<const INC: bool, const SZ: u8, const D: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
     let a = read_dst::<SZ, D>(ex, u)?;
-    let (r, f) = if INC { add_flags(a, 1, 0, SZ) } else { sub_flags(a, 1, 0, SZ) };
+    let r = if INC { a.wrapping_add(1) } else { a.wrapping_sub(1) } & size_mask(SZ);
     write_dst::<SZ, D>(ex, u, r)?;
-    set_flags(ex, Flags::ARITH & !Flags::CF, f);
+    let cf = ex.cur_cf();
+    ex.defer_flags(if INC { LazyOp::Inc } else { LazyOp::Dec }, SZ, a, 1, r, cf);
     Ok(())
 }
 
@@ -127,6 +140,8 @@ fn shift<const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> 
     if count == 0 {
         return Ok(());
     }
+    // A partial flag update (and RCL/RCR's carry in) needs the complete flags.
+    ex.flush_flags();
     let out = shift_rotate(op, dest, count, SZ, ex.cpu.eflags & Flags::CF != 0);
     write_dst::<SZ, D>(ex, u, out.value)?;
     set_flags(ex, out.mask, out.flags);
@@ -149,30 +164,28 @@ fn jump(ex: &mut Exec<'_>, target: u32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// Whether condition `CC` (the Jcc encoding's low nibble) holds.
+/// Whether condition `CC` (the Jcc encoding's low nibble) holds, from the deferred
+/// status flags (or EFLAGS when none are pending); only the flags the condition names are
+/// derived.
 #[inline(always)]
-fn condition<const CC: u8>(f: u32) -> bool {
-    let cf = f & Flags::CF != 0;
-    let zf = f & Flags::ZF != 0;
-    let sf = f & Flags::SF != 0;
-    let of = f & Flags::OF != 0;
-    let pf = f & Flags::PF != 0;
+fn condition<const CC: u8>(ex: &Exec<'_>) -> bool {
+    let (l, e) = (&ex.lazy, ex.cpu.eflags);
     let holds = match CC >> 1 {
-        0 => of,
-        1 => cf,
-        2 => zf,
-        3 => cf || zf,
-        4 => sf,
-        5 => pf,
-        6 => sf != of,
-        _ => zf || sf != of,
+        0 => l.of(e),
+        1 => l.cf(e),
+        2 => l.zf(e),
+        3 => l.cf(e) || l.zf(e),
+        4 => l.sf(e),
+        5 => l.pf(e),
+        6 => l.sf(e) != l.of(e),
+        _ => l.zf(e) || l.sf(e) != l.of(e),
     };
     holds != (CC & 1 != 0)
 }
 
 /// Jcc rel.
 fn jcc<const CC: u8, const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
-    if condition::<CC>(ex.cpu.eflags) {
+    if condition::<CC>(ex) {
         let target = branch_target::<SZ>(ex, u);
         jump(ex, target)?;
     }
@@ -238,6 +251,7 @@ fn imul<const SZ: u8, const S: u8, const THREE: bool>(ex: &mut Exec<'_>, u: &Uop
     let overflow = sign_extend(low, SZ) as i32 as i64 != p;
     ex.gpr_set(u.dreg, SZ, low);
     let f = szp(low, SZ) | if overflow { Flags::CF | Flags::OF } else { 0 };
+    ex.discard_flags();
     set_flags(ex, Flags::ARITH, f);
     Ok(())
 }
@@ -256,7 +270,7 @@ fn xchg<const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
 fn loop_op<const OP: u8, const ECX: bool, const SZ: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
     let count_mask = if ECX { 0xFFFF_FFFF } else { 0xFFFF };
     let count = ex.cpu.gpr[1] & count_mask;
-    let zf = ex.cpu.eflags & Flags::ZF != 0;
+    let zf = ex.lazy.zf(ex.cpu.eflags);
     let next = count.wrapping_sub(1) & count_mask;
     let (taken, new_count) = match OP {
         0 => (next != 0, next),

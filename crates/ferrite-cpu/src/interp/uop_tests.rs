@@ -4,6 +4,9 @@
 //! 16- and 32-bit operand
 //! sizes, register and memory operands) run once with the fast forms and once without;
 //! registers, flags, EIP, counters, the last fault and RAM must be identical. One variant
+//! Generic instructions that read or write the status flags (SETcc, LAHF, SAHF, CMC,
+//! PUSHFD) are mixed in, so the fast forms' deferred flags (`lazy_flags.rs`) must be
+//! complete wherever the generic path takes over. One variant
 //! gives DS a small limit, so memory operands fault part way through and the fault
 //! path (rewind, exception delivery, shutdown) is compared too.
 
@@ -237,6 +240,21 @@ fn instruction(rng: &mut Lcg, stack: bool) -> Vec<u8> {
             out.push(0x86 | w);
             out.push(0xC0 | a << 3 | b);
         }
+        11 => {
+            // A generic (slow-path) instruction that reads or writes the status flags the
+            // fast forms leave pending: SETcc, LAHF, SAHF, CMC, PUSHFD + POP.
+            out.retain(|&b| b != 0x66);
+            match rng.below(if stack { 5 } else { 4 }) {
+                0 => {
+                    out.extend_from_slice(&[0x0F, 0x90 + rng.below(16) as u8]);
+                    out.push(0xC0 | DST8[rng.below(6) as usize]);
+                }
+                1 => out.push(0x9F),
+                2 => out.push(0x9E),
+                3 => out.push(0xF5),
+                _ => out.extend_from_slice(&[0x9C, 0x58 + DST32[rng.below(3) as usize]]),
+            }
+        }
         _ => {
             // a 32-bit ALU reg, reg to keep the flags moving
             out.retain(|&b| b != 0x66);
@@ -300,6 +318,18 @@ fn run(code: &[u8], seed: u64, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunE
 
 /// `run` with DS of type `ds_attrs` (read-only, expand-down, code...).
 fn run_ds(code: &[u8], seed: u64, ds_attrs: u16, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunExit) {
+    run_ds_idt(code, seed, ds_attrs, ds_limit, fast, false)
+}
+
+/// `run_ds`, with exceptions delivered to a HLT (`with_idt`) rather than shutting down.
+fn run_ds_idt(
+    code: &[u8],
+    seed: u64,
+    ds_attrs: u16,
+    ds_limit: u32,
+    fast: bool,
+    with_idt: bool,
+) -> (Cpu, PhysMem, RunExit) {
     let mut mem = PhysMem::new(1 << 20).unwrap();
     mem.write_bytes(CODE, code);
     let mut rng = Lcg(seed ^ 0x5EED);
@@ -317,8 +347,29 @@ fn run_ds(code: &[u8], seed: u64, ds_attrs: u16, ds_limit: u32, fast: bool) -> (
     cpu.gpr = [rng.next(), rng.next(), rng.next(), DATA, STACK_TOP, DATA + 0x100, DATA + 0x200, DATA + 0x300];
     cpu.eflags = 0x2 | (rng.next() & 0x8D5);
     cpu.eip = CODE;
+    if with_idt {
+        install_idt(&mut cpu, &mut mem);
+    }
     let exit = cpu.run(&mut mem, &mut NullBus, 100_000);
     (cpu, mem, exit)
+}
+
+/// A GDT (flat code 0x08, flat data 0x10) and an IDT whose 32 exception gates lead to a
+/// HLT: a fault is delivered, so the EFLAGS image it pushes lands in RAM and is compared.
+fn install_idt(cpu: &mut Cpu, mem: &mut PhysMem) {
+    const GDT: u32 = 0x8800;
+    const IDT: u32 = 0x8000;
+    const HANDLER: u32 = 0x9000;
+    mem.write_bytes(GDT, &[0; 8]);
+    mem.write_bytes(GDT + 8, &0x00CF_9B00_0000_FFFFu64.to_le_bytes());
+    mem.write_bytes(GDT + 16, &0x00CF_9300_0000_FFFFu64.to_le_bytes());
+    cpu.gdtr = crate::state::TableReg { base: GDT, limit: 23 };
+    for v in 0..32u32 {
+        let gate = (HANDLER & 0xFFFF) as u64 | 0x08 << 16 | 0x8E00u64 << 32 | ((HANDLER >> 16) as u64) << 48;
+        mem.write_bytes(IDT + v * 8, &gate.to_le_bytes());
+    }
+    cpu.idtr = crate::state::TableReg { base: IDT, limit: 32 * 8 - 1 };
+    mem.write_bytes(HANDLER, &[0xF4]);
 }
 
 fn assert_same(seed: u64, ds_limit: u32) {
@@ -326,17 +377,23 @@ fn assert_same(seed: u64, ds_limit: u32) {
 }
 
 fn assert_same_ds(seed: u64, ds_attrs: u16, ds_limit: u32) {
+    assert_same_ds_idt(seed, ds_attrs, ds_limit, false);
+}
+
+fn assert_same_ds_idt(seed: u64, ds_attrs: u16, ds_limit: u32, with_idt: bool) {
     let code = program(seed, 300);
-    let (a, ma, ea) = run_ds(&code, seed, ds_attrs, ds_limit, true);
-    let (b, mb, eb) = run_ds(&code, seed, ds_attrs, ds_limit, false);
-    let what = format!("seed {seed} ds_attrs {ds_attrs:#x} ds_limit {ds_limit:#x}");
+    let (a, ma, ea) = run_ds_idt(&code, seed, ds_attrs, ds_limit, true, with_idt);
+    let (b, mb, eb) = run_ds_idt(&code, seed, ds_attrs, ds_limit, false, with_idt);
+    let what = format!("seed {seed} ds_attrs {ds_attrs:#x} ds_limit {ds_limit:#x} idt {with_idt}");
     assert_eq!(ea, eb, "{what}: exit");
     assert_eq!(a.gpr, b.gpr, "{what}: registers");
     assert_eq!((a.eip, a.eflags), (b.eip, b.eflags), "{what}: eip, eflags");
     assert_eq!((a.insns, a.tsc, a.halted), (b.insns, b.tsc, b.halted), "{what}: counters");
     assert_eq!(a.seg, b.seg, "{what}: segments");
     assert_eq!(a.last_fault.map(|f| (f.fault.vector, f.eip)), b.last_fault.map(|f| (f.fault.vector, f.eip)), "{what}");
-    assert!(ma.ram() == mb.ram(), "{what}: RAM differs");
+    if let Some(i) = (0..ma.ram().len()).find(|&i| ma.ram()[i] != mb.ram()[i]) {
+        panic!("{what}: RAM differs at {i:#x}: {:#x} vs {:#x}; esp {:#x} eip {:#x} fault {:?} eflags {:#x} {:#x} code {:02x?}", ma.ram()[i], mb.ram()[i], a.gpr[4], a.eip, a.last_fault, a.eflags, b.eflags, &code[..0x20]);
+    }
 }
 
 #[test]
@@ -361,6 +418,24 @@ fn test_fast_forms_fault_like_the_generic_dispatch() {
     }
     let (cpu, _, _) = run(&program(101, 300), 101, DATA + 0x180, true);
     assert!(cpu.last_fault.is_some(), "the limit made something fault");
+}
+
+#[test]
+fn test_fast_forms_deliver_faults_with_complete_flags() {
+    // The #GP is delivered through the IDT: its EFLAGS image on the stack must hold the
+    // status flags the fast forms had only recorded.
+    let mut delivered = 0;
+    for seed in 400..=440u64 {
+        assert_same_ds_idt(seed, 0xC093, DATA + 0x180, true);
+        let (cpu, mem, exit) = run_ds_idt(&program(seed, 300), seed, 0xC093, DATA + 0x180, true, true);
+        if exit == RunExit::Halted && cpu.eip == 0x9001 {
+            let mut img = [0u8; 4];
+            mem.read_bytes(cpu.gpr[4] + 12, &mut img);
+            assert_eq!(u32::from_le_bytes(img) & 0x8D5, cpu.eflags & 0x8D5, "seed {seed}: pushed status flags");
+            delivered += 1;
+        }
+    }
+    assert!(delivered > 20, "{delivered} programs reached the handler");
 }
 
 #[test]

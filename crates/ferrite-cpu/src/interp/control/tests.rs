@@ -38,7 +38,7 @@ fn pushed_ip(mem: &PhysMem) -> u32 {
 fn exec_direct(cpu: &mut Cpu, mem: &mut PhysMem, code: &[u8]) -> Result<(), Fault> {
     let ins = Decoder::with_ip(16, code, cpu.eip as u64, DecoderOptions::NONE).decode();
     let mut bus = NullBus;
-    let mut ex = Exec { cpu, mem, io: &mut bus, end_block: false, shutdown: false };
+    let mut ex = Exec::new(cpu, mem, &mut bus);
     ex.cpu.cur_eip = ex.cpu.eip;
     ex.cpu.eip = (ex.cpu.eip + ins.len() as u32) & 0xFFFF;
     ex.exec_control(&ins)
