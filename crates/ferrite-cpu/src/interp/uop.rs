@@ -111,6 +111,9 @@ pub(crate) enum Kind {
     Xchg,
     /// LOOP/LOOPE/LOOPNE/JCXZ (`op` 0..3), counting in ECX (`ecx`) or CX.
     Loop { op: u8, ecx: bool },
+    /// NOP, including the multi-byte `0F 1F /0` forms (their memory operand is never
+    /// accessed).
+    Nop,
 }
 
 /// A handler: one fast form's semantics (EIP already points past the instruction). It
@@ -409,6 +412,10 @@ fn lower_operands(ins: &Instruction) -> Option<(Uop, u8, u8)> {
             };
             let ecx = super::control::loop_counts_ecx(ins.code())?;
             branch(u, Kind::Loop { op, ecx })
+        }
+        M::Nop => {
+            u.kind = Kind::Nop;
+            Some((u, NONE, NONE))
         }
         M::Pop => {
             let size = ins.stack_pointer_increment() as u8;

@@ -290,6 +290,11 @@ fn loop_op<const OP: u8, const ECX: bool, const SZ: u8>(ex: &mut Exec<'_>, u: &U
     Ok(())
 }
 
+/// NOP (`exec_data`: nothing, whatever operand the multi-byte form names).
+fn nop(_ex: &mut Exec<'_>, _u: &Uop) -> Result<(), Fault> {
+    Ok(())
+}
+
 /// Instantiates `$f::<$($pre,)* SIZE $(, $post)*>` for the uop's size (1, 2 or 4).
 macro_rules! by_size {
     ($size:expr, $sizes:tt, |$sz:ident| $e:expr) => {
@@ -455,6 +460,7 @@ pub(super) fn handler(u: &Uop, d: u8, s: u8) -> Option<Handler> {
             _ => None,
         },
         Kind::Xchg => by_size!(u.size, [1, 2, 4], |SZ| xchg::<SZ>),
+        Kind::Nop => Some((|ex: &mut Exec<'_>, u: &Uop| pack(nop(ex, u))) as Handler),
         Kind::Loop { op, ecx } => {
             macro_rules! loop_for {
                 ($op:literal) => {

@@ -240,6 +240,15 @@ fn instruction(rng: &mut Lcg, stack: bool) -> Vec<u8> {
             out.push(0x86 | w);
             out.push(0xC0 | a << 3 | b);
         }
+        10 => {
+            // NOP, one-byte and multi-byte (whose memory operand is never accessed)
+            out.retain(|&b| b != 0x66);
+            match rng.below(3) {
+                0 => out.push(0x90),
+                1 => out.extend_from_slice(&[0x0F, 0x1F, 0x00]),
+                _ => out.extend_from_slice(&[0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00]),
+            }
+        }
         11 => {
             // A generic (slow-path) instruction that reads or writes the status flags the
             // fast forms leave pending: SETcc, LAHF, SAHF, CMC, PUSHFD + POP.
@@ -475,6 +484,9 @@ fn test_frequent_forms_are_lowered() {
     assert_eq!(lowered(&[0xC3]), Kind::Ret);
     assert_eq!(lowered(&[0x0F, 0xAF, 0x07]), Kind::Imul { three: false }); // imul eax, [edi]
     assert_eq!(lowered(&[0xE2, 0xFE]), Kind::Loop { op: 0, ecx: true });
+    assert_eq!(lowered(&[0x90]), Kind::Nop);
+    assert_eq!(lowered(&[0x0F, 0x1F, 0x44, 0x00, 0x00]), Kind::Nop); // nopl [eax+eax*1+0]
+    assert_eq!(lowered(&[0xF3, 0x90]), Kind::Generic, "PAUSE stays generic");
     assert_eq!(lowered(&[0xF0, 0x01, 0x03]), Kind::Generic, "LOCK add stays generic");
     assert_eq!(lowered(&[0x8E, 0xD8]), Kind::Generic, "mov ds, ax stays generic");
     assert_eq!(lowered(&[0xC2, 0x04, 0x00]), Kind::Generic, "ret imm16 stays generic");
