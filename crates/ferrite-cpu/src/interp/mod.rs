@@ -17,6 +17,8 @@ mod idt;
 mod interrupt;
 mod io_perm;
 pub(crate) mod lazy_flags;
+#[cfg(test)]
+mod link_tests;
 mod msr;
 mod muldiv;
 mod operand;
