@@ -196,6 +196,31 @@ mod tests {
         }
     }
 
+    /// NEG's fast form records `0 - x` as a `Sub`: its flags, flushed or derived, are
+    /// the generic NEG's (`sub_flags(0, x)`), with CF = (x != 0).
+    #[test]
+    fn test_neg_recorded_as_sub_matches_the_generic_flags() {
+        let mut xs: Vec<u32> = (0..=0x1FF).collect();
+        xs.extend([0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x1_0000, 0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, 0xFFFF_FFFF]);
+        for size in [1u8, 2, 4] {
+            let m = size_mask(size);
+            for &x in &xs {
+                let x = x & m;
+                let (r, f) = sub_flags(0, x, 0, size);
+                assert_eq!(r, 0u32.wrapping_sub(x) & m);
+                assert_eq!(f & Flags::CF != 0, x != 0, "size {size} x {x:#x}");
+                let l = LazyFlags { op: LazyOp::Sub, size, a: 0, b: x, r, carry: 0 };
+                assert_eq!(l.compute(), f, "{l:?}");
+                let e = !f;
+                assert_eq!(l.cf(e), f & Flags::CF != 0, "{l:?}");
+                assert_eq!(l.zf(e), f & Flags::ZF != 0, "{l:?}");
+                assert_eq!(l.sf(e), f & Flags::SF != 0, "{l:?}");
+                assert_eq!(l.of(e), f & Flags::OF != 0, "{l:?}");
+                assert_eq!(l.pf(e), f & Flags::PF != 0, "{l:?}");
+            }
+        }
+    }
+
     #[test]
     fn test_nothing_pending_reads_eflags() {
         let l = LazyFlags::NONE;

@@ -114,6 +114,15 @@ pub(crate) enum Kind {
     /// NOP, including the multi-byte `0F 1F /0` forms (their memory operand is never
     /// accessed).
     Nop,
+    /// SETcc r/m8: 1 or 0 from the condition.
+    Setcc(ConditionCode),
+    /// CMOVcc r16/r32, r/m: the source is read (and may fault) whatever the condition;
+    /// the destination is written only when it holds.
+    Cmovcc(ConditionCode),
+    /// NOT dst (no flags).
+    Not,
+    /// NEG dst: the flags of `0 - dst`.
+    Neg,
 }
 
 /// A handler: one fast form's semantics (EIP already points past the instruction). It
@@ -327,6 +336,16 @@ fn lower_operands(ins: &Instruction) -> Option<(Uop, u8, u8)> {
         }
         M::Inc => one(u, Kind::Inc),
         M::Dec => one(u, Kind::Dec),
+        M::Not => one(u, Kind::Not),
+        M::Neg => one(u, Kind::Neg),
+        _ if crate::classify::is_setcc(m) => {
+            let (u, d, s) = one(u, Kind::Setcc(ins.condition_code()))?;
+            (u.size == 1).then_some((u, d, s))
+        }
+        _ if crate::classify::is_cmovcc(m) => {
+            let (u, d, s) = two(u, Kind::Cmovcc(ins.condition_code()))?;
+            (d == REG && s != IMM && u.size != 1).then_some((u, d, s))
+        }
         M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar => {
             if ins.op_count() != 2 {
                 return None;

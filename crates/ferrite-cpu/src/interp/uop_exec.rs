@@ -295,6 +295,42 @@ fn nop(_ex: &mut Exec<'_>, _u: &Uop) -> Result<(), Fault> {
     Ok(())
 }
 
+/// SETcc r/m8 (`exec_data`: the condition, then the byte written). No flag changes: a
+/// faulting store leaves the pending flags as they were.
+fn setcc<const CC: u8, const D: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let v = condition::<CC>(ex) as u32;
+    write_dst::<1, D>(ex, u, v)
+}
+
+/// CMOVcc r, r/m (`exec_data`: the source is read, and may fault, whether or not the
+/// condition holds; the destination is written only when it holds, so a false condition
+/// leaves all of it unchanged).
+fn cmov<const CC: u8, const SZ: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let v = read_src::<SZ, S>(ex, u)?;
+    if condition::<CC>(ex) {
+        ex.gpr_set(u.dreg, SZ, v);
+    }
+    Ok(())
+}
+
+/// NOT (`exec_alu`: read, write the complement; no flags). The value is handed to the
+/// write unmasked, as `write_op` gets it (only its low `SZ` bytes are stored).
+fn not<const SZ: u8, const D: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let a = read_dst::<SZ, D>(ex, u)?;
+    write_dst::<SZ, D>(ex, u, !a)
+}
+
+/// NEG (`exec_alu`: `sub_flags(0, a)`, the result written, then the flags). The flags
+/// are deferred as `0 - a` after the write, so a faulting store leaves the flags from
+/// before, as the generic procedure does.
+fn neg<const SZ: u8, const D: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
+    let a = read_dst::<SZ, D>(ex, u)?;
+    let r = 0u32.wrapping_sub(a) & size_mask(SZ);
+    write_dst::<SZ, D>(ex, u, r)?;
+    ex.defer_flags(LazyOp::Sub, SZ, 0, a, r, 0);
+    Ok(())
+}
+
 /// Instantiates `$f::<$($pre,)* SIZE $(, $post)*>` for the uop's size (1, 2 or 4).
 macro_rules! by_size {
     ($size:expr, $sizes:tt, |$sz:ident| $e:expr) => {
@@ -306,6 +342,48 @@ macro_rules! by_size {
                 const $sz: u8 = $s;
                 Some((|ex: &mut Exec<'_>, u: &Uop| pack($e(ex, u))) as Handler)
             })*
+            _ => None,
+        }
+    };
+}
+
+/// The handler for `$f`, which has all its const parameters.
+macro_rules! just {
+    ($f:expr) => {
+        Some((|ex: &mut Exec<'_>, u: &Uop| pack($f(ex, u))) as Handler)
+    };
+}
+
+/// Instantiates `$e` with the const `$c` set to the condition number `$cc` (0..15, the
+/// Jcc encoding's low nibble).
+macro_rules! by_cc {
+    ($cc:expr, |$c:ident| $e:expr) => {
+        by_cc!(@pick $cc, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], |$c| $e)
+    };
+    (@pick $cc:expr, [$($n:literal),*], |$c:ident| $e:expr) => {
+        match $cc {
+            $($n => {
+                const $c: u8 = $n;
+                $e
+            })*
+            _ => None,
+        }
+    };
+}
+
+/// Instantiates `$e` with the const `$k` set to the kind `$kind` (`REG` or `MEM`) of a
+/// register-or-memory operand.
+macro_rules! by_rm {
+    ($kind:expr, |$k:ident| $e:expr) => {
+        match $kind {
+            REG => {
+                const $k: u8 = REG;
+                $e
+            }
+            MEM => {
+                const $k: u8 = MEM;
+                $e
+            }
             _ => None,
         }
     };
@@ -460,7 +538,17 @@ pub(super) fn handler(u: &Uop, d: u8, s: u8) -> Option<Handler> {
             _ => None,
         },
         Kind::Xchg => by_size!(u.size, [1, 2, 4], |SZ| xchg::<SZ>),
-        Kind::Nop => Some((|ex: &mut Exec<'_>, u: &Uop| pack(nop(ex, u))) as Handler),
+        Kind::Nop => just!(nop),
+        Kind::Setcc(cc) if s == NONE && u.size == 1 => {
+            by_cc!(jcc_number(cc)?, |CC| by_rm!(d, |D| just!(setcc::<CC, D>)))
+        }
+        Kind::Setcc(_) => None,
+        Kind::Cmovcc(cc) if d == REG => {
+            by_cc!(jcc_number(cc)?, |CC| by_rm!(s, |S| by_size!(u.size, [2, 4], |SZ| cmov::<CC, SZ, S>)))
+        }
+        Kind::Cmovcc(_) => None,
+        Kind::Not => by_rm!(d, |D| by_size!(u.size, [1, 2, 4], |SZ| not::<SZ, D>)),
+        Kind::Neg => by_rm!(d, |D| by_size!(u.size, [1, 2, 4], |SZ| neg::<SZ, D>)),
         Kind::Loop { op, ecx } => {
             macro_rules! loop_for {
                 ($op:literal) => {
