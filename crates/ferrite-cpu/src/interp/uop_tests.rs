@@ -1,14 +1,13 @@
 //! The interpreter's fast forms (`uop.rs`) against its generic dispatch: random 32-bit
 //! programs built from the instruction families that have fast forms (MOV, MOVZX/MOVSX,
-//! LEA, ALU, INC/DEC, shifts, IMUL, XCHG, Jcc, LOOPcc/JECXZ, CALL/RET, PUSH/POP, in 8-,
-//! 16- and 32-bit operand
-//! sizes, register and memory operands) run once with the fast forms and once without;
-//! registers, flags, EIP, counters, the last fault and RAM must be identical. One variant
-//! Generic instructions that read or write the status flags (SETcc, LAHF, SAHF, CMC,
-//! PUSHFD) are mixed in, so the fast forms' deferred flags (`lazy_flags.rs`) must be
-//! complete wherever the generic path takes over. One variant
-//! gives DS a small limit, so memory operands fault part way through and the fault
-//! path (rewind, exception delivery, shutdown) is compared too.
+//! LEA, ALU, INC/DEC, NOT/NEG, shifts, IMUL, XCHG, SETcc, CMOVcc, Jcc, LOOPcc/JECXZ,
+//! CALL/RET, PUSH/POP, in 8-, 16- and 32-bit operand sizes, register and memory operands)
+//! run once with the fast forms and once without; registers, flags, EIP, counters, the
+//! last fault and RAM must be identical. Generic instructions that read or write the
+//! status flags (SALC, LAHF, SAHF, CMC, CLC, STC, PUSHFD) are mixed in, so the fast
+//! forms' deferred flags (`lazy_flags.rs`) must be complete wherever the generic path
+//! takes over. One variant gives DS a small limit, so memory operands fault part way
+//! through and the fault path (rewind, exception delivery, shutdown) is compared too.
 
 use crate::state::Segment;
 use crate::{Cpu, NullBus, RunExit, SegReg};
@@ -81,7 +80,7 @@ fn instruction(rng: &mut Lcg, stack: bool) -> Vec<u8> {
         let v = rng.next();
         out.extend_from_slice(&v.to_le_bytes()[..size as usize]);
     };
-    let mut family = rng.below(14);
+    let mut family = rng.below(18);
     if family == 9 && !stack {
         family = 10;
     }
@@ -251,18 +250,40 @@ fn instruction(rng: &mut Lcg, stack: bool) -> Vec<u8> {
         }
         11 => {
             // A generic (slow-path) instruction that reads or writes the status flags the
-            // fast forms leave pending: SETcc, LAHF, SAHF, CMC, PUSHFD + POP.
+            // fast forms leave pending: SALC, LAHF, SAHF, CMC, CLC, STC, PUSHFD + POP.
             out.retain(|&b| b != 0x66);
-            match rng.below(if stack { 5 } else { 4 }) {
-                0 => {
-                    out.extend_from_slice(&[0x0F, 0x90 + rng.below(16) as u8]);
-                    out.push(0xC0 | DST8[rng.below(6) as usize]);
-                }
+            match rng.below(if stack { 7 } else { 6 }) {
+                0 => out.push(0xD6),
                 1 => out.push(0x9F),
                 2 => out.push(0x9E),
                 3 => out.push(0xF5),
+                4 => out.push(0xF8),
+                5 => out.push(0xF9),
                 _ => out.extend_from_slice(&[0x9C, 0x58 + DST32[rng.below(3) as usize]]),
             }
+        }
+        14 => {
+            // SETcc r/m8 (a 0x66 prefix changes nothing)
+            out.extend_from_slice(&[0x0F, 0x90 + rng.below(16) as u8]);
+            let rm = if rng.below(2) == 0 { Some(DST8[rng.below(6) as usize]) } else { None };
+            out.extend(modrm(rng, 0, rm));
+        }
+        15 => {
+            // CMOVcc r, r/m, 16- or 32-bit
+            if size == 1 {
+                out.push(0x66);
+            }
+            out.extend_from_slice(&[0x0F, 0x40 + rng.below(16) as u8]);
+            let d = DST32[rng.below(3) as usize];
+            let rm = if rng.below(2) == 0 { Some(rng.below(8) as u8) } else { None };
+            out.extend(modrm(rng, d, rm));
+        }
+        16 => {
+            // NOT/NEG r/m
+            out.push(0xF6 | w);
+            let rm = if rng.below(2) == 0 { Some(dst(rng)) } else { None };
+            let op = 2 + rng.below(2) as u8;
+            out.extend(modrm(rng, op, rm));
         }
         _ => {
             // a 32-bit ALU reg, reg to keep the flags moving
@@ -476,7 +497,7 @@ fn test_fast_forms_check_segment_types_like_the_generic_dispatch() {
 #[test]
 fn test_frequent_forms_are_lowered() {
     use super::uop::{lower, Kind};
-    use iced_x86::{Decoder, DecoderOptions};
+    use iced_x86::{ConditionCode, Decoder, DecoderOptions};
     let lowered = |bytes: &[u8]| lower(&Decoder::new(32, bytes, DecoderOptions::NONE).decode()).kind;
     assert_eq!(lowered(&[0x8B, 0x43, 0x04]), Kind::Mov); // mov eax, [ebx+4]
     assert!(matches!(lowered(&[0x33, 0x04, 0x95, 0, 0, 1, 0]), Kind::Alu(_))); // xor eax, [edx*4+0x10000]
@@ -486,6 +507,21 @@ fn test_frequent_forms_are_lowered() {
     assert_eq!(lowered(&[0xE2, 0xFE]), Kind::Loop { op: 0, ecx: true });
     assert_eq!(lowered(&[0x90]), Kind::Nop);
     assert_eq!(lowered(&[0x0F, 0x1F, 0x44, 0x00, 0x00]), Kind::Nop); // nopl [eax+eax*1+0]
+    assert_eq!(lowered(&[0x0F, 0x94, 0xC0]), Kind::Setcc(ConditionCode::e)); // sete al
+    assert_eq!(lowered(&[0x0F, 0x9F, 0x03]), Kind::Setcc(ConditionCode::g)); // setg [ebx]
+    assert_eq!(lowered(&[0x0F, 0x92, 0xC4]), Kind::Setcc(ConditionCode::b)); // setb ah
+    assert_eq!(lowered(&[0x0F, 0x44, 0xC1]), Kind::Cmovcc(ConditionCode::e)); // cmove eax, ecx
+    assert_eq!(lowered(&[0x66, 0x0F, 0x4C, 0x07]), Kind::Cmovcc(ConditionCode::l)); // cmovl ax, [edi]
+    assert_eq!(lowered(&[0x0F, 0x43, 0x46, 0x08]), Kind::Cmovcc(ConditionCode::ae)); // cmovae eax, [esi+8]
+    assert_eq!(lowered(&[0xF7, 0xD0]), Kind::Not); // not eax
+    assert_eq!(lowered(&[0xF6, 0x13]), Kind::Not); // not byte [ebx]
+    assert_eq!(lowered(&[0x66, 0xF7, 0xD2]), Kind::Not); // not dx
+    assert_eq!(lowered(&[0xF7, 0xD8]), Kind::Neg); // neg eax
+    assert_eq!(lowered(&[0xF6, 0xDC]), Kind::Neg); // neg ah
+    assert_eq!(lowered(&[0x66, 0xF7, 0x1F]), Kind::Neg); // neg word [edi]
+    assert_eq!(lowered(&[0xF7, 0x1B]), Kind::Neg); // neg dword [ebx]
+    assert_eq!(lowered(&[0xF0, 0xF7, 0x1B]), Kind::Generic, "LOCK neg stays generic");
+    assert_eq!(lowered(&[0xF0, 0xF6, 0x13]), Kind::Generic, "LOCK not stays generic");
     assert_eq!(lowered(&[0xF3, 0x90]), Kind::Generic, "PAUSE stays generic");
     assert_eq!(lowered(&[0xF0, 0x01, 0x03]), Kind::Generic, "LOCK add stays generic");
     assert_eq!(lowered(&[0x8E, 0xD8]), Kind::Generic, "mov ds, ax stays generic");
