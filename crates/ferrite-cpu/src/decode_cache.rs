@@ -68,7 +68,7 @@ impl Block {
 
     /// The successor at `eip` recorded in link epoch `epoch`, if any.
     #[inline]
-    pub(crate) fn linked(&self, eip: u32, epoch: u64) -> Option<Rc<Block>> {
+    fn linked(&self, eip: u32, epoch: u64) -> Option<Rc<Block>> {
         let l = self.links.iter().find(|l| l.epoch.get() == epoch && l.eip.get() == eip)?;
         let weak = l.block.take();
         let b = weak.upgrade();
@@ -78,7 +78,7 @@ impl Block {
 
     /// Records `next` as the successor at `eip` in epoch `epoch`, replacing a stale link
     /// (or the second one: the first keeps, say, a loop's back edge).
-    pub(crate) fn link(&self, eip: u32, epoch: u64, next: &Rc<Block>) {
+    fn link(&self, eip: u32, epoch: u64, next: &Rc<Block>) {
         let l = if self.links[0].epoch.get() != epoch { &self.links[0] } else { &self.links[1] };
         l.epoch.set(epoch);
         l.eip.set(eip);
@@ -168,9 +168,26 @@ impl DecodeCache {
     }
 
     /// The current link epoch.
-    #[inline]
-    pub(crate) fn epoch(&self) -> u64 {
+    #[cfg(test)]
+    fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// The block `prev`'s link names for `eip` in the current epoch (counted as a hit).
+    #[inline]
+    pub(crate) fn follow(&mut self, prev: Option<&Block>, eip: u32) -> Option<Rc<Block>> {
+        let b = prev?.linked(eip, self.epoch)?;
+        self.stats.hits += 1;
+        Some(b)
+    }
+
+    /// Links `prev` to `next`, the block looked up at `eip` in the current epoch (not
+    /// while the cache is off: every lookup must then decode afresh).
+    #[inline]
+    pub(crate) fn remember(&self, prev: Option<&Block>, eip: u32, next: &Rc<Block>) {
+        if let (Some(p), true) = (prev, self.enabled) {
+            p.link(eip, self.epoch, next);
+        }
     }
 
     #[inline]

@@ -77,6 +77,9 @@ impl Exec<'_> {
     pub(crate) fn phys_write(&mut self, addr: u32, size: u8, value: u32) {
         if let Some(b) = self.mem.ram_slice_mut(addr, size as usize) {
             b.copy_from_slice(&value.to_le_bytes()[..size as usize]);
+            // A write to a page holding decoded code ends the block, like an MMIO access:
+            // the run loop drops the stale decodes before the next one.
+            self.end_block |= self.mem.code_written();
             return;
         }
         if size > 1 && self.whole_mmio(addr, size) {
@@ -95,6 +98,7 @@ impl Exec<'_> {
                 _ => self.mem.write_u8(a, byte),
             }
         }
+        self.end_block |= self.mem.code_written();
     }
 
     /// Whether all `size` bytes at `addr` fall in one MMIO hole: the bus then sees one

@@ -162,6 +162,17 @@ impl Exec<'_> {
 mod tests {
     use super::*;
 
+    /// Each flag `l` derives on its own equals that bit of `f`; EFLAGS holds the opposite
+    /// bits, so junk there must not leak into a pending computation.
+    fn assert_derived_flags_are(l: &LazyFlags, f: u32) {
+        let e = !f;
+        assert_eq!(l.cf(e), f & Flags::CF != 0, "{l:?}");
+        assert_eq!(l.zf(e), f & Flags::ZF != 0, "{l:?}");
+        assert_eq!(l.sf(e), f & Flags::SF != 0, "{l:?}");
+        assert_eq!(l.of(e), f & Flags::OF != 0, "{l:?}");
+        assert_eq!(l.pf(e), f & Flags::PF != 0, "{l:?}");
+    }
+
     /// Every derived flag equals the one the eager computation gives.
     #[test]
     fn test_derived_flags_match_the_eager_computation() {
@@ -181,14 +192,7 @@ mod tests {
                             LazyFlags { op: LazyOp::Dec, size, a, b: 1, r: a.wrapping_sub(1) & m, carry },
                         ];
                         for l in cases {
-                            let f = l.compute();
-                            // Junk in eflags must not leak into a pending computation.
-                            let e = !f;
-                            assert_eq!(l.cf(e), f & Flags::CF != 0, "{l:?}");
-                            assert_eq!(l.zf(e), f & Flags::ZF != 0, "{l:?}");
-                            assert_eq!(l.sf(e), f & Flags::SF != 0, "{l:?}");
-                            assert_eq!(l.of(e), f & Flags::OF != 0, "{l:?}");
-                            assert_eq!(l.pf(e), f & Flags::PF != 0, "{l:?}");
+                            assert_derived_flags_are(&l, l.compute());
                         }
                     }
                 }
@@ -211,12 +215,7 @@ mod tests {
                 assert_eq!(f & Flags::CF != 0, x != 0, "size {size} x {x:#x}");
                 let l = LazyFlags { op: LazyOp::Sub, size, a: 0, b: x, r, carry: 0 };
                 assert_eq!(l.compute(), f, "{l:?}");
-                let e = !f;
-                assert_eq!(l.cf(e), f & Flags::CF != 0, "{l:?}");
-                assert_eq!(l.zf(e), f & Flags::ZF != 0, "{l:?}");
-                assert_eq!(l.sf(e), f & Flags::SF != 0, "{l:?}");
-                assert_eq!(l.of(e), f & Flags::OF != 0, "{l:?}");
-                assert_eq!(l.pf(e), f & Flags::PF != 0, "{l:?}");
+                assert_derived_flags_are(&l, f);
             }
         }
     }

@@ -90,6 +90,17 @@ impl<'a> Exec<'a> {
     }
 }
 
+/// The EIP after an instruction of `len` bytes at `eip`: 16-bit code wraps at 64 KiB.
+#[inline(always)]
+fn ip_after(eip: u32, len: u32, code32: bool) -> u32 {
+    let next = eip.wrapping_add(len);
+    if code32 {
+        next
+    } else {
+        next & 0xFFFF
+    }
+}
+
 impl Cpu {
     /// Runs up to `budget` instructions and returns why it stopped.
     pub fn run(&mut self, mem: &mut PhysMem, io: &mut dyn IoBus, budget: u64) -> RunExit {
@@ -140,17 +151,11 @@ impl Exec<'_> {
             if self.cpu.halted {
                 return RunExit::Halted;
             }
-            let linked = prev.as_ref().and_then(|p| p.linked(self.cpu.eip, self.cpu.cache.epoch()));
-            let block = match linked {
-                Some(b) => {
-                    self.cpu.cache.stats.hits += 1;
-                    b
-                }
+            let block = match self.cpu.cache.follow(prev.as_deref(), self.cpu.eip) {
+                Some(b) => b,
                 None => match self.block_at_pc() {
                     Ok(b) => {
-                        if let (Some(p), true) = (&prev, self.cpu.cache.enabled()) {
-                            p.link(self.cpu.eip, self.cpu.cache.epoch(), &b);
-                        }
+                        self.cpu.cache.remember(prev.as_deref(), self.cpu.eip, &b);
                         b
                     }
                     Err(f) => {
@@ -174,7 +179,7 @@ impl Exec<'_> {
                     // rules out (TF traps, debug and watch checks, the interrupt shadow,
                     // #AC, a set RF). cur_eip is only needed when one faults; the
                     // budget, instruction and TSC counts are settled after the stretch.
-                    // A fast form that writes a code page or touches MMIO sets end_block.
+                    // A write that reaches decoded code or MMIO sets end_block (phys_write).
                     let first = i;
                     let stop = end.min(i.saturating_add(usize::try_from(left).unwrap_or(usize::MAX)));
                     let mut eip = self.cpu.eip;
@@ -184,8 +189,7 @@ impl Exec<'_> {
                     while i < stop {
                         let u = &block.uops[i];
                         let Some(run) = u.run else { break };
-                        let next = eip.wrapping_add(u.len as u32);
-                        let next = if code32 { next } else { next & 0xFFFF };
+                        let next = ip_after(eip, u.len as u32, code32);
                         self.cpu.eip = next;
                         outcome = run(self, u);
                         if outcome != 0 {
@@ -237,9 +241,7 @@ impl Exec<'_> {
                     return RunExit::Breakpoint;
                 }
                 left -= 1;
-                let start = self.cpu.eip;
-                let next = start.wrapping_add(ins.len() as u32);
-                let next = if code32 { next } else { next & 0xFFFF };
+                let next = ip_after(self.cpu.eip, ins.len() as u32, code32);
                 match self.exec_one(ins) {
                     Ok(()) => {}
                     Err(f) => {
@@ -303,11 +305,7 @@ impl Exec<'_> {
         let cpu = &mut *self.cpu;
         let start = cpu.eip;
         cpu.cur_eip = start;
-        let mut next = start.wrapping_add(ins.len() as u32);
-        if !cpu.code32() {
-            next &= 0xFFFF;
-        }
-        cpu.eip = next;
+        cpu.eip = ip_after(start, ins.len() as u32, cpu.code32());
         let trap = cpu.eflags & Flags::TF != 0;
         let shadow = std::mem::replace(&mut cpu.int_shadow, false);
         self.end_block = false;

@@ -579,15 +579,13 @@ impl Exec<'_> {
     }
 
     /// `write_mem` while `fast_ok` holds: plain RAM that holds no decoded code is written
-    /// straight (no code-page tracking is needed for it); any other write that reaches
-    /// decoded code sets `end_block`.
+    /// straight (no code-page tracking is needed for it); any other goes through
+    /// `phys_write`, which sets `end_block` when it reaches decoded code or MMIO.
     #[inline(always)]
     pub(super) fn uop_write(&mut self, seg: SegReg, off: u32, size: u8, v: u32) -> Result<(), Fault> {
         let lin = self.uop_linear::<true>(seg, off, size)?;
         if (lin & (PAGE_SIZE - 1)) + size as u32 > PAGE_SIZE {
-            self.lin_write(lin, size, v)?;
-            self.end_block |= self.mem.code_written();
-            return Ok(());
+            return self.lin_write(lin, size, v);
         }
         let p = self.translate(lin, Access::Write)?;
         if self.mem.a20_mask() == !0 && self.mem.page_access_table()[(p >> PAGE_SHIFT) as usize] & PAGE_FAST_WRITE != 0
@@ -598,9 +596,6 @@ impl Exec<'_> {
             return Ok(());
         }
         self.phys_write(p, size, v);
-        // A write to a page holding decoded code ends the block (the run loop drops the
-        // stale decodes before the next one).
-        self.end_block |= self.mem.code_written();
         Ok(())
     }
 }

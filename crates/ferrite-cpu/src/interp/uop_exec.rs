@@ -69,37 +69,23 @@ fn mov<const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Re
 /// flags are deferred (`lazy_flags.rs`); a write that faults then finds them recorded,
 /// as the generic procedure leaves them set.
 fn alu<const OP: u8, const SZ: u8, const D: u8, const S: u8>(ex: &mut Exec<'_>, u: &Uop) -> Result<(), Fault> {
-    let a = read_dst::<SZ, D>(ex, u)?;
-    let b = read_src::<SZ, S>(ex, u)? & size_mask(SZ);
     let m = size_mask(SZ);
-    let r = if OP == AluOp::Add as u8 {
-        ex.defer_flags(LazyOp::Add, SZ, a, b, a.wrapping_add(b) & m, 0);
-        a.wrapping_add(b) & m
-    } else if OP == AluOp::Adc as u8 {
-        let cf = ex.cur_cf();
-        let r = a.wrapping_add(b).wrapping_add(cf) & m;
-        ex.defer_flags(LazyOp::Add, SZ, a, b, r, cf);
-        r
-    } else if OP == AluOp::Sub as u8 || OP == AluOp::Cmp as u8 {
-        let r = a.wrapping_sub(b) & m;
-        ex.defer_flags(LazyOp::Sub, SZ, a, b, r, 0);
-        r
-    } else if OP == AluOp::Sbb as u8 {
-        let cf = ex.cur_cf();
-        let r = a.wrapping_sub(b).wrapping_sub(cf) & m;
-        ex.defer_flags(LazyOp::Sub, SZ, a, b, r, cf);
-        r
+    let a = read_dst::<SZ, D>(ex, u)?;
+    let b = read_src::<SZ, S>(ex, u)? & m;
+    let carry = if OP == AluOp::Adc as u8 || OP == AluOp::Sbb as u8 { ex.cur_cf() } else { 0 };
+    let (op, r) = if OP == AluOp::Add as u8 || OP == AluOp::Adc as u8 {
+        (LazyOp::Add, a.wrapping_add(b).wrapping_add(carry))
+    } else if OP == AluOp::Sub as u8 || OP == AluOp::Cmp as u8 || OP == AluOp::Sbb as u8 {
+        (LazyOp::Sub, a.wrapping_sub(b).wrapping_sub(carry))
+    } else if OP == AluOp::Or as u8 {
+        (LazyOp::Logic, a | b)
+    } else if OP == AluOp::And as u8 || OP == AluOp::Test as u8 {
+        (LazyOp::Logic, a & b)
     } else {
-        let r = if OP == AluOp::Or as u8 {
-            a | b
-        } else if OP == AluOp::And as u8 || OP == AluOp::Test as u8 {
-            a & b
-        } else {
-            a ^ b
-        } & m;
-        ex.defer_flags(LazyOp::Logic, SZ, a, b, r, 0);
-        r
+        (LazyOp::Logic, a ^ b)
     };
+    let r = r & m;
+    ex.defer_flags(op, SZ, a, b, r, carry);
     if OP != AluOp::Cmp as u8 && OP != AluOp::Test as u8 {
         write_dst::<SZ, D>(ex, u, r)?;
     }

@@ -343,23 +343,12 @@ fn program(seed: u64, count: usize) -> Vec<u8> {
 /// Runs `code` at CODE in flat 32-bit protected mode (DS limit `ds_limit`), with the
 /// fast forms on or off.
 fn run(code: &[u8], seed: u64, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunExit) {
-    run_ds(code, seed, 0xC093, ds_limit, fast)
+    run_ds(code, seed, 0xC093, ds_limit, fast, false)
 }
 
-/// `run` with DS of type `ds_attrs` (read-only, expand-down, code...).
-fn run_ds(code: &[u8], seed: u64, ds_attrs: u16, ds_limit: u32, fast: bool) -> (Cpu, PhysMem, RunExit) {
-    run_ds_idt(code, seed, ds_attrs, ds_limit, fast, false)
-}
-
-/// `run_ds`, with exceptions delivered to a HLT (`with_idt`) rather than shutting down.
-fn run_ds_idt(
-    code: &[u8],
-    seed: u64,
-    ds_attrs: u16,
-    ds_limit: u32,
-    fast: bool,
-    with_idt: bool,
-) -> (Cpu, PhysMem, RunExit) {
+/// `run` with DS of type `ds_attrs` (read-only, expand-down, code...), and with
+/// exceptions delivered to a HLT (`with_idt`) rather than shutting down.
+fn run_ds(code: &[u8], seed: u64, ds_attrs: u16, ds_limit: u32, fast: bool, with_idt: bool) -> (Cpu, PhysMem, RunExit) {
     let mut mem = PhysMem::new(1 << 20).unwrap();
     mem.write_bytes(CODE, code);
     let mut rng = Lcg(seed ^ 0x5EED);
@@ -403,17 +392,15 @@ fn install_idt(cpu: &mut Cpu, mem: &mut PhysMem) {
 }
 
 fn assert_same(seed: u64, ds_limit: u32) {
-    assert_same_ds(seed, 0xC093, ds_limit);
+    assert_same_ds(seed, 0xC093, ds_limit, false);
 }
 
-fn assert_same_ds(seed: u64, ds_attrs: u16, ds_limit: u32) {
-    assert_same_ds_idt(seed, ds_attrs, ds_limit, false);
-}
-
-fn assert_same_ds_idt(seed: u64, ds_attrs: u16, ds_limit: u32, with_idt: bool) {
+/// Runs program `seed` with the fast forms on and off, asserts the machines end alike,
+/// and returns the fast run.
+fn assert_same_ds(seed: u64, ds_attrs: u16, ds_limit: u32, with_idt: bool) -> (Cpu, PhysMem, RunExit) {
     let code = program(seed, 300);
-    let (a, ma, ea) = run_ds_idt(&code, seed, ds_attrs, ds_limit, true, with_idt);
-    let (b, mb, eb) = run_ds_idt(&code, seed, ds_attrs, ds_limit, false, with_idt);
+    let (a, ma, ea) = run_ds(&code, seed, ds_attrs, ds_limit, true, with_idt);
+    let (b, mb, eb) = run_ds(&code, seed, ds_attrs, ds_limit, false, with_idt);
     let what = format!("seed {seed} ds_attrs {ds_attrs:#x} ds_limit {ds_limit:#x} idt {with_idt}");
     assert_eq!(ea, eb, "{what}: exit");
     assert_eq!(a.gpr, b.gpr, "{what}: registers");
@@ -422,8 +409,9 @@ fn assert_same_ds_idt(seed: u64, ds_attrs: u16, ds_limit: u32, with_idt: bool) {
     assert_eq!(a.seg, b.seg, "{what}: segments");
     assert_eq!(a.last_fault.map(|f| (f.fault.vector, f.eip)), b.last_fault.map(|f| (f.fault.vector, f.eip)), "{what}");
     if let Some(i) = (0..ma.ram().len()).find(|&i| ma.ram()[i] != mb.ram()[i]) {
-        panic!("{what}: RAM differs at {i:#x}: {:#x} vs {:#x}; esp {:#x} eip {:#x} fault {:?} eflags {:#x} {:#x} code {:02x?}", ma.ram()[i], mb.ram()[i], a.gpr[4], a.eip, a.last_fault, a.eflags, b.eflags, &code[..0x20]);
+        panic!("{what}: RAM differs at {i:#x}: {:#x} vs {:#x}", ma.ram()[i], mb.ram()[i]);
     }
+    (a, ma, ea)
 }
 
 #[test]
@@ -456,8 +444,7 @@ fn test_fast_forms_deliver_faults_with_complete_flags() {
     // status flags the fast forms had only recorded.
     let mut delivered = 0;
     for seed in 400..=440u64 {
-        assert_same_ds_idt(seed, 0xC093, DATA + 0x180, true);
-        let (cpu, mem, exit) = run_ds_idt(&program(seed, 300), seed, 0xC093, DATA + 0x180, true, true);
+        let (cpu, mem, exit) = assert_same_ds(seed, 0xC093, DATA + 0x180, true);
         if exit == RunExit::Halted && cpu.eip == 0x9001 {
             let mut img = [0u8; 4];
             mem.read_bytes(cpu.gpr[4] + 12, &mut img);
@@ -484,13 +471,13 @@ fn test_fast_forms_check_segment_types_like_the_generic_dispatch() {
     ];
     for (i, &(attrs, limit)) in cases.iter().enumerate() {
         for seed in 200..=215u64 {
-            assert_same_ds(seed + 100 * i as u64, attrs, limit);
+            assert_same_ds(seed + 100 * i as u64, attrs, limit, false);
         }
     }
     // The cases really fault (read-only DS refuses the programs' stores through DS).
-    let (cpu, _, _) = run_ds(&program(201, 300), 201, 0xC091, 0xFFFF_FFFF, true);
+    let (cpu, _, _) = run_ds(&program(201, 300), 201, 0xC091, 0xFFFF_FFFF, true, false);
     assert!(cpu.last_fault.is_some(), "a store through a read-only DS faulted");
-    let (cpu, _, _) = run_ds(&program(301, 300), 301, 0xC097, DATA + 0x180, true);
+    let (cpu, _, _) = run_ds(&program(301, 300), 301, 0xC097, DATA + 0x180, true, false);
     assert!(cpu.last_fault.is_some(), "an access at or below an expand-down limit faulted");
 }
 
